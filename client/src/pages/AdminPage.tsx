@@ -1,0 +1,283 @@
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { ApiError, api, errorText } from '../api';
+import { CodesList } from '../components/CodesList';
+import { ConnectionStatus } from '../components/Connection';
+import { ErrorBox } from '../components/ErrorBox';
+import { Loading, NotFoundCard } from '../components/PollState';
+import { Results } from '../components/Results';
+import { SharePanel } from '../components/Share';
+import { useDocumentTitle, useLiveTally } from '../hooks';
+import { Link, navigate } from '../router';
+import { forgetOrganizer, getOrganizer, saveOrganizer } from '../storage';
+import { PollMeta } from './VotePage';
+import { usePoll } from './usePoll';
+
+/** Read `#token=…` from the fragment, store it, and take it out of the address bar. */
+export function takeTokenFromHash(id: string): string | null {
+  const hash = window.location.hash.replace(/^#/, '');
+  if (!hash) return null;
+  const params = new URLSearchParams(hash);
+  const token = params.get('token');
+  if (!token) return null;
+  saveOrganizer(id, { token });
+  window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+  return token;
+}
+
+export function AdminPage({ id }: { id: string }) {
+  const [token, setToken] = useState<string | null>(() => takeTokenFromHash(id) ?? getOrganizer(id)?.token ?? null);
+  useDocumentTitle('Organizer');
+  if (!token) return <TokenForm id={id} onToken={setToken} />;
+  return <Admin id={id} token={token} onForget={() => setToken(null)} />;
+}
+
+function TokenForm({ id, onToken }: { id: string; onToken: (t: string) => void }) {
+  const [value, setValue] = useState('');
+  const [err, setErr] = useState<string | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    let t = value.trim();
+    const m = /#token=([^&\s]+)/.exec(t);
+    if (m) t = decodeURIComponent(m[1]);
+    if (!t) {
+      setErr('Paste the organizer link or its token.');
+      return;
+    }
+    saveOrganizer(id, { token: t });
+    onToken(t);
+  };
+  return (
+    <main id="main" className="page">
+      <form className="card" onSubmit={submit} noValidate aria-labelledby="token-title">
+        <h1 id="token-title" tabIndex={-1}>
+          Organizer controls
+        </h1>
+        <p>
+          This browser does not hold the organizer token of poll <span className="mono">{id}</span>. Paste the organizer link you
+          received when the poll was created.
+        </p>
+        <div className="field">
+          <label htmlFor="admin-token" className="field-label">
+            Organizer link or token
+          </label>
+          <input
+            id="admin-token"
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            aria-invalid={!!err}
+            aria-describedby={err ? 'admin-token-err' : undefined}
+          />
+          {err && (
+            <p className="field-error" id="admin-token-err">
+              {err}
+            </p>
+          )}
+        </div>
+        <p className="actions">
+          <button type="submit" className="btn btn-primary">
+            Continue
+          </button>
+          <Link href={`/p/${id}`} className="btn">
+            Go to the vote page
+          </Link>
+        </p>
+      </form>
+    </main>
+  );
+}
+
+function Admin({ id, token, onForget }: { id: string; token: string; onForget: () => void }) {
+  const { poll, error: loadError, notFound, setPoll } = usePoll(id, token);
+  const live = useLiveTally(poll ? id : null, token);
+  const { tally, seed } = live;
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [deleted, setDeleted] = useState(false);
+  const errorRef = useRef<HTMLDivElement>(null);
+  const record = useMemo(() => getOrganizer(id), [id]);
+  useDocumentTitle(poll ? `Organize: ${poll.title}` : 'Organizer');
+
+  useEffect(() => {
+    if (poll?.tally) seed(poll.tally, poll.status);
+  }, [poll, seed]);
+
+  if (deleted || tally.deleted)
+    return (
+      <main id="main" className="page">
+        <section className="card" role="status" data-testid="deleted">
+          <h1 tabIndex={-1}>Poll deleted</h1>
+          <p>The poll and its ballots are gone.</p>
+          <p>
+            <Link href="/" className="btn btn-primary">
+              Create a new poll
+            </Link>
+          </p>
+        </section>
+      </main>
+    );
+  if (notFound || live.error?.code === 'poll_not_found') return <NotFoundCard />;
+  if (loadError)
+    return (
+      <main id="main" className="page">
+        <ErrorBox message={loadError} />
+      </main>
+    );
+  if (!poll) return <Loading />;
+
+  const status = tally.status ?? poll.status;
+
+  const run = async (what: string, fn: () => Promise<void>) => {
+    setBusy(what);
+    setError(null);
+    setNotice(null);
+    try {
+      await fn();
+    } catch (e) {
+      if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'admin_required')) {
+        setError(`${errorText(e)} The organizer token in this browser does not work for this poll.`);
+      } else {
+        setError(errorText(e));
+      }
+      setTimeout(() => errorRef.current?.focus(), 0);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const close = () =>
+    run('close', async () => {
+      const p = await api.closePoll(id, token);
+      setPoll(p);
+      if (p.tally) seed(p.tally, p.status);
+      setNotice('The poll is closed.');
+    });
+  const reopen = () =>
+    run('reopen', async () => {
+      const p = await api.reopenPoll(id, token);
+      setPoll(p);
+      if (p.tally) seed(p.tally, p.status);
+      setNotice('The poll is open again.');
+    });
+  const remove = () => {
+    if (!window.confirm(`Delete “${poll.title}” and all its ballots? This cannot be undone.`)) return;
+    void run('delete', async () => {
+      await api.deletePoll(id, token);
+      forgetOrganizer(id);
+      setDeleted(true);
+    });
+  };
+  const downloadCsv = () =>
+    run('csv', async () => {
+      const blob = await api.resultsCsv(id, token);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `poll-${id}-results.csv`;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    });
+
+  return (
+    <main id="main" className="page page-admin">
+      <header className="poll-head no-print">
+        <p className="eyebrow">Organizer controls</p>
+        <h1 tabIndex={-1} data-testid="poll-title">
+          {poll.title}
+        </h1>
+        <PollMeta poll={poll} status={status} />
+      </header>
+
+      <section className="card no-print" aria-labelledby="controls-title">
+        <h2 id="controls-title">Controls</h2>
+        <ErrorBox message={error} ref={errorRef} />
+        {live.adminRefused && (
+          <p className="banner banner-warn" role="status">
+            The server did not accept this browser’s organizer token for live results.
+          </p>
+        )}
+        {notice && (
+          <p className="banner banner-ok" role="status">
+            {notice}
+          </p>
+        )}
+        <div className="actions">
+          {status === 'open' ? (
+            <button type="button" className="btn btn-primary" onClick={close} disabled={!!busy} data-testid="close-poll">
+              {busy === 'close' ? 'Closing…' : 'Close poll'}
+            </button>
+          ) : (
+            <button type="button" className="btn btn-primary" onClick={reopen} disabled={!!busy} data-testid="reopen-poll">
+              {busy === 'reopen' ? 'Reopening…' : 'Reopen poll'}
+            </button>
+          )}
+          <button type="button" className="btn" onClick={downloadCsv} disabled={!!busy}>
+            {busy === 'csv' ? 'Preparing…' : 'Download CSV'}
+          </button>
+          <Link href={`/p/${id}/present`} className="btn">
+            Present
+          </Link>
+          <Link href={`/p/${id}`} className="btn">
+            Vote page
+          </Link>
+          <button type="button" className="btn btn-danger" onClick={remove} disabled={!!busy}>
+            {busy === 'delete' ? 'Deleting…' : 'Delete poll'}
+          </button>
+        </div>
+      </section>
+
+      <section className="card no-print" aria-labelledby="admin-results-title">
+        <div className="card-head">
+          <h2 id="admin-results-title">Results</h2>
+          <ConnectionStatus state={live.connection} updatedAt={tally.updatedAt} />
+        </div>
+        {poll.results === 'after_close' && status === 'open' && (
+          <p className="hint">Participants see only the number of voters until you close the poll.</p>
+        )}
+        <Results poll={poll} tally={tally} />
+      </section>
+
+      <section className="card no-print" aria-labelledby="share-title">
+        <h2 id="share-title">Share</h2>
+        <SharePanel id={id} />
+      </section>
+
+      {poll.eligibility === 'codes' && (
+        <section className="card" aria-labelledby="codes-title">
+          <h2 id="codes-title" className="no-print">
+            Access codes
+          </h2>
+          {record?.codes?.length ? (
+            <CodesList pollId={id} title={poll.title} codes={record.codes} />
+          ) : (
+            <p className="hint">
+              The access codes are shown only once, at creation, and are not stored in this browser. Use the browser where
+              the poll was created.
+            </p>
+          )}
+        </section>
+      )}
+
+      <p className="footer-links no-print">
+        <button
+          type="button"
+          className="linklike"
+          onClick={() => {
+            if (!window.confirm('Forget the organizer token in this browser? You will need the organizer link again.')) return;
+            forgetOrganizer(id);
+            onForget();
+            navigate(`/p/${id}/admin`, true);
+          }}
+        >
+          Forget organizer token on this device
+        </button>
+        {' · '}
+        <Link href="/">Home</Link>
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,57 @@
+-- voting schema, MySQL 8 / MariaDB 10.11 dialect (cluster). Times are epoch milliseconds.
+-- Applied by an administrative account (cluster up, compose initdb); the app user
+-- only reads and writes rows.
+CREATE TABLE IF NOT EXISTS polls (
+    id            VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+    title         VARCHAR(200) NOT NULL,
+    description   TEXT NOT NULL,
+    results       VARCHAR(16) NOT NULL,
+    allow_revote  TINYINT NOT NULL,
+    eligibility   VARCHAR(16) NOT NULL,
+    visibility    VARCHAR(16) NOT NULL,
+    status        VARCHAR(16) NOT NULL,
+    code_count    INT NULL,
+    closes_at     BIGINT NULL,
+    created_at    BIGINT NOT NULL,
+    closed_at     BIGINT NULL,
+    token_salt    VARCHAR(64) NOT NULL,
+    admin_hash    CHAR(64) NOT NULL,
+    definition    MEDIUMTEXT NOT NULL,
+    KEY polls_public (visibility, created_at, id),
+    KEY polls_due (status, closes_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS poll_codes (
+    poll_id    VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    code_hash  CHAR(64) CHARACTER SET ascii NOT NULL,
+    PRIMARY KEY (poll_id, code_hash)
+) ENGINE=InnoDB;
+
+-- One ballot per voter per poll, enforced by the primary key.
+CREATE TABLE IF NOT EXISTS ballots (
+    poll_id    VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    voter_key  VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    choices    TEXT NOT NULL,
+    receipt    VARCHAR(32) NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (poll_id, voter_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Slotted counters: a tally is SUM(n) over slots; '#seq' and '#total' are pseudo options.
+CREATE TABLE IF NOT EXISTS tally_slots (
+    poll_id    VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    option_id  VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    slot       SMALLINT NOT NULL,
+    n          BIGINT NOT NULL,
+    PRIMARY KEY (poll_id, option_id, slot)
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS idempotency (
+    key_hash      CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+    request_hash  CHAR(64) CHARACTER SET ascii NOT NULL,
+    status        SMALLINT NOT NULL,
+    body          MEDIUMTEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    KEY idempotency_age (created_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -1,0 +1,218 @@
+"""The app factory and the server's main(): pools opened here, closed on shutdown."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from voting import openapi
+from voting.config import Config, resolve_secret
+from voting.handlers.base import BaseHandler, NotFoundHandler
+from voting.handlers.client import ClientFileHandler, ClientPageHandler
+from voting.handlers.health import HealthHandler, MetricsHandler, ReadyHandler
+from voting.handlers.polls import BallotHandler, BallotsHandler, PollHandler, PollsHandler, \
+    PollStatusHandler, ResultsHandler, VotersHandler
+from voting.metrics import Metrics
+from voting.ratelimit import RateLimiter
+from voting.service import IDEMPOTENCY_TTL_MS, PollService
+from voting.storage.base import Storage
+from voting.tokens import Signer
+from voting.ws.broker import Broker, InProcessBroker
+from voting.ws.handler import CLOSE_RESTART, FeedSocket
+from voting.ws.registry import Registry
+
+log = logging.getLogger("voting")
+access_log = logging.getLogger("voting.access")
+
+
+class OpenApiHandler(BaseHandler):
+    route_name = "/api/openapi.json"
+
+    def get(self) -> None:
+        self.write_json(200, openapi.document())
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """One line per request, and the HTTP metrics."""
+    status = handler.get_status()
+    duration = handler.request.request_time()
+    route = getattr(handler, "route_name", "other")
+    if isinstance(handler, FeedSocket):
+        route = "/ws"
+    elif isinstance(handler, ClientFileHandler):
+        route = "static"
+    metrics: Metrics = handler.settings["voting_metrics"]
+    method = handler.request.method or "?"
+    metrics.http_requests.labels(method, route, str(status)).inc()
+    metrics.http_latency.labels(method, route).observe(duration)
+    cfg = handler.settings["voting_config"]
+    if cfg["server"]["access_log_json"]:
+        access_log.info(json.dumps({"method": method, "path": handler.request.path,
+                                    "status": status, "ms": round(duration * 1000, 2),
+                                    "server": cfg["server"]["name"]}))
+    else:
+        access_log.info("%d %s %s %.1fms", status, method, handler.request.path, duration * 1000)
+
+
+def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Application:
+    metrics = Metrics()
+    signer = Signer(resolve_secret(config))
+    service = PollService(storage, broker, signer, metrics, config["storage"]["counter_slots"])
+    registry = Registry(storage, broker, config["ws"]["tally_interval"],
+                        config["ws"]["max_subscriptions"], metrics)
+    static_dir = str(Path(config["server"]["static_dir"]).resolve())
+    poll = r"([^/]+)"
+    routes: list[Any] = [
+        (r"/api/polls", PollsHandler),
+        (rf"/api/polls/{poll}", PollHandler),
+        (rf"/api/polls/{poll}/results", ResultsHandler),
+        (rf"/api/polls/{poll}/ballots", BallotsHandler),
+        (rf"/api/polls/{poll}/ballot", BallotHandler),
+        (rf"/api/polls/{poll}/(close|reopen)", PollStatusHandler),
+        (r"/api/voters", VotersHandler),
+        (r"/api/openapi.json", OpenApiHandler),
+        (r"/healthz", HealthHandler),
+        (r"/readyz", ReadyHandler),
+        (r"/metrics", MetricsHandler),
+        (r"/ws", FeedSocket),
+        (r"/", ClientPageHandler),
+        (r"/p/[a-z0-9]{1,32}(?:/(?:present|admin))?/?", ClientPageHandler),
+        (r"/(assets/.+|favicon\.(?:ico|svg)|robots\.txt|manifest\.webmanifest)", ClientFileHandler,
+         {"path": static_dir}),
+    ]
+    return tornado.web.Application(
+        routes,
+        default_handler_class=NotFoundHandler,
+        log_function=_log_request,
+        websocket_ping_interval=config["ws"]["heartbeat"],
+        websocket_ping_timeout=config["ws"]["idle_timeout"],
+        websocket_max_message_size=config["ws"]["max_message_bytes"],
+        compress_response=True,
+        voting_config=config,
+        voting_storage=storage,
+        voting_broker=broker,
+        voting_service=service,
+        voting_registry=registry,
+        voting_metrics=metrics,
+        voting_signer=signer,
+        voting_connections=set(),
+        voting_inflight={"n": 0},
+        voting_limiters={"voters": RateLimiter(config["rate_limits"]["voters_per_minute"]),
+                         "ballots": RateLimiter(config["rate_limits"]["ballots_per_minute"])},
+    )
+
+
+def make_storage(config: Config) -> Storage:
+    if config["storage"]["backend"] == "mysql":
+        from voting.storage.mysql import MySQLStorage
+        return MySQLStorage(config)
+    from voting.storage.sqlite import SQLiteStorage
+    path = config["storage"]["sqlite_path"] or str(Path(config["server"]["data_dir"]) /
+                                                   "voting.sqlite3")
+    return SQLiteStorage(path)
+
+
+def make_broker(config: Config, metrics_name: str) -> Broker:
+    if config["broker"]["backend"] == "redis":
+        from voting.ws.redis_broker import RedisBroker
+        return RedisBroker(config, metrics_name)
+    return InProcessBroker()
+
+
+async def _housekeeping(app: tornado.web.Application) -> None:
+    """Closes polls whose closes_at passed and forgets idempotency keys older than 24 h."""
+    service: PollService = app.settings["voting_service"]
+    storage: Storage = app.settings["voting_storage"]
+    last_purge = 0.0
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await service.close_due_polls()
+            if time.monotonic() - last_purge > 600:
+                last_purge = time.monotonic()
+                await storage.purge_idempotency(int(time.time() * 1000) - IDEMPOTENCY_TTL_MS)
+        except Exception as exc:  # storage down: try again next round
+            log.warning("housekeeping failed: %s", exc)
+
+
+class Server:
+    """A running server: app, HTTP listener, background tasks; used by main() and tests."""
+
+    def __init__(self, config: Config, storage: Storage, broker: Broker) -> None:
+        self.config = config
+        self.storage = storage
+        self.broker = broker
+        self.app = make_app(config, storage, broker)
+        self.http: tornado.httpserver.HTTPServer | None = None
+        self.port = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.app.settings["voting_metrics"]  # type: ignore[no-any-return]
+
+    async def start(self, host: str, port: int) -> int:
+        await self.storage.open()
+        if hasattr(self.broker, "metrics"):
+            setattr(self.broker, "metrics", self.metrics)
+        if hasattr(self.storage, "metrics"):
+            setattr(self.storage, "metrics", self.metrics)
+        await self.broker.start()
+        self.app.settings["voting_registry"].start()
+        self._tasks.append(asyncio.get_running_loop().create_task(_housekeeping(self.app)))
+        # Bodies over the API limit are answered 413 by the handlers, not dropped here.
+        self.http = tornado.httpserver.HTTPServer(self.app, max_body_size=64 * 1024 * 1024,
+                                                  idle_connection_timeout=75)
+        sockets = tornado.netutil.bind_sockets(port, host)
+        self.http.add_sockets(sockets)
+        self.port = sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        """Graceful: stop accepting, close feeds with 1012, finish in-flight requests, close pools."""
+        self.app.settings["voting_shutting_down"] = True
+        if self.http is not None:
+            self.http.stop()
+        for conn in list(self.app.settings["voting_connections"]):
+            conn.close(CLOSE_RESTART, "server restart")
+        inflight: dict[str, int] = self.app.settings["voting_inflight"]
+        deadline = time.monotonic() + self.config["server"]["shutdown_grace"]
+        while inflight["n"] > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self.http is not None:
+            try:
+                await asyncio.wait_for(self.http.close_all_connections(),
+                                       self.config["server"]["shutdown_grace"])
+            except asyncio.TimeoutError:
+                log.warning("in-flight requests did not finish within the grace period")
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.settings["voting_registry"].close()
+        await self.broker.close()
+        await self.storage.close()
+
+
+async def main(config: Config) -> None:
+    storage = make_storage(config)
+    broker = make_broker(config, config["server"]["name"])
+    server = Server(config, storage, broker)
+    port = await server.start(config["server"]["host"], config["server"]["port"])
+    log.info("voting %s listening on http://%s:%d (%s storage, %s broker)",
+             config["server"]["name"], config["server"]["host"], port,
+             config["storage"]["backend"], config["broker"]["backend"])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()

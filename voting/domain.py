@@ -1,0 +1,341 @@
+"""Poll and ballot rules: validating client input and shaping what the API returns.
+
+Pure functions over plain data; no I/O. Limits are those of DESIGN.md §3.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from voting.errors import ApiError
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+QUESTIONS_MAX = 20
+QUESTION_TEXT_MAX = 500
+OPTIONS_MIN, OPTIONS_MAX = 2, 50
+LABEL_MAX = 200
+CODE_COUNT_MAX = 10000
+CLOSES_AT_MAX_DAYS = 3660
+
+POLL_FIELDS = {"title", "description", "results", "allow_revote", "eligibility", "code_count",
+               "visibility", "closes_at", "questions"}
+QUESTION_FIELDS = {"text", "kind", "min_choices", "max_choices", "options"}
+OPTION_FIELDS = {"label"}
+BALLOT_FIELDS = {"choices", "code"}
+
+
+@dataclass
+class Question:
+    id: str
+    text: str
+    kind: str
+    min_choices: int
+    max_choices: int
+    options: list[dict[str, str]]  # [{"id", "label"}]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "kind": self.kind,
+                "min_choices": self.min_choices, "max_choices": self.max_choices,
+                "options": [dict(o) for o in self.options]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Question":
+        return cls(d["id"], d["text"], d["kind"], d["min_choices"], d["max_choices"],
+                   [dict(o) for o in d["options"]])
+
+
+@dataclass
+class Poll:
+    id: str
+    title: str
+    description: str
+    results: str
+    allow_revote: bool
+    eligibility: str
+    visibility: str
+    questions: list[Question]
+    status: str = "open"
+    closes_at: int | None = None  # epoch milliseconds
+    created_at: int = 0
+    closed_at: int | None = None
+    code_count: int | None = None
+    token_salt: str = ""
+    admin_hash: str = ""
+
+    def option_ids(self) -> list[str]:
+        return [o["id"] for q in self.questions for o in q.options]
+
+    def definition_json(self) -> dict[str, Any]:
+        return {"questions": [q.to_json() for q in self.questions]}
+
+    def to_json(self, tally: dict[str, Any] | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "title": self.title, "description": self.description,
+            "results": self.results, "allow_revote": self.allow_revote,
+            "eligibility": self.eligibility, "code_count": self.code_count,
+            "visibility": self.visibility, "closes_at": ms_to_rfc3339(self.closes_at),
+            "status": self.status, "created_at": ms_to_rfc3339(self.created_at),
+            "closed_at": ms_to_rfc3339(self.closed_at),
+            "questions": [q.to_json() for q in self.questions],
+        }
+        if tally is not None:
+            out["tally"] = tally
+        return out
+
+    def is_closed(self, now_ms: int) -> bool:
+        return self.status == "closed" or (self.closes_at is not None and self.closes_at <= now_ms)
+
+
+@dataclass
+class Tally:
+    """A consistent reading of one poll's counters."""
+    poll_id: str
+    seq: int
+    status: str
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)  # option_id -> n
+
+    def to_json(self, poll: Poll, with_counts: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "total": self.total}
+        if with_counts:
+            out["questions"] = [
+                {"id": q.id, "counts": {o["id"]: int(self.counts.get(o["id"], 0)) for o in q.options}}
+                for q in poll.questions]
+        return out
+
+
+def now_ms() -> int:
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
+def ms_to_rfc3339(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(422, "invalid_poll", message)
+
+
+def _check_unknown(obj: dict[str, Any], allowed: set[str], where: str) -> None:
+    extra = sorted(set(obj) - allowed)
+    if extra:
+        raise ApiError(422, "unknown_field", f"Unknown field {extra[0]!r} in {where}.")
+
+
+def _has_control(text: str, allow_newlines: bool = False) -> bool:
+    for ch in text:
+        if allow_newlines and ch in "\n\r\t":
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
+            return True
+    return False
+
+
+def _text(obj: dict[str, Any], key: str, where: str, lo: int, hi: int, default: str | None = None,
+          multiline: bool = False) -> str:
+    value = obj.get(key, default)
+    if value is None:
+        raise _invalid(f"{where}{key} is required.")
+    if not isinstance(value, str):
+        raise _invalid(f"{where}{key} must be a string.")
+    if len(value) > hi:
+        raise _invalid(f"{where}{key} must be at most {hi} characters.")
+    if lo and len(value.strip()) < lo:
+        raise _invalid(f"{where}{key} must not be empty.")
+    if _has_control(value, allow_newlines=multiline):
+        raise _invalid(f"{where}{key} must not contain control characters.")
+    return value
+
+
+def _choice(obj: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = obj.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, str) or value not in allowed:
+        raise _invalid(f"{key} must be one of {', '.join(allowed)}.")
+    return value
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(f"{name} must be an integer.")
+    return value
+
+
+def parse_rfc3339(value: Any, name: str) -> int:
+    if not isinstance(value, str) or len(value) > 40:
+        raise _invalid(f"{name} must be an RFC 3339 time, such as 2030-01-01T12:00:00Z.")
+    try:
+        dt = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise _invalid(f"{name} must be an RFC 3339 time, such as 2030-01-01T12:00:00Z.") from None
+    if dt.tzinfo is None or "T" not in value.upper():
+        raise _invalid(f"{name} must be an RFC 3339 time with a time zone, such as 2030-01-01T12:00:00Z.")
+    return int(dt.timestamp() * 1000)
+
+
+def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
+    """Validate a create-poll body; returns a Poll without id-derived secrets."""
+    if not isinstance(body, dict):
+        raise _invalid("The request body must be a JSON object.")
+    _check_unknown(body, POLL_FIELDS, "the poll")
+    title = _text(body, "title", "", 1, TITLE_MAX)
+    description = _text(body, "description", "", 0, DESCRIPTION_MAX, default="", multiline=True)
+    results = _choice(body, "results", ("live", "after_close"), "live")
+    eligibility = _choice(body, "eligibility", ("open", "codes"), "open")
+    visibility = _choice(body, "visibility", ("unlisted", "public"), "unlisted")
+    allow_revote = body.get("allow_revote", False)
+    if allow_revote is None:
+        allow_revote = False
+    if not isinstance(allow_revote, bool):
+        raise _invalid("allow_revote must be true or false.")
+    code_count = body.get("code_count")
+    if eligibility == "codes":
+        if code_count is None:
+            raise _invalid("code_count is required when eligibility is codes.")
+        code_count = _int(code_count, "code_count")
+        if not 1 <= code_count <= CODE_COUNT_MAX:
+            raise _invalid(f"code_count must be between 1 and {CODE_COUNT_MAX}.")
+    elif code_count is not None:
+        raise _invalid("code_count is only allowed when eligibility is codes.")
+    closes_at = body.get("closes_at")
+    closes_ms: int | None = None
+    if closes_at is not None:
+        closes_ms = parse_rfc3339(closes_at, "closes_at")
+        if closes_ms <= now:
+            raise _invalid("closes_at must lie in the future.")
+        if closes_ms > now + CLOSES_AT_MAX_DAYS * 86400_000:
+            raise _invalid("closes_at must lie within ten years.")
+    questions_in = body.get("questions")
+    if questions_in is None:
+        raise _invalid("questions is required.")
+    if not isinstance(questions_in, list):
+        raise _invalid("questions must be an array.")
+    if not 1 <= len(questions_in) <= QUESTIONS_MAX:
+        raise _invalid(f"A poll has 1 to {QUESTIONS_MAX} questions.")
+    questions: list[Question] = []
+    next_option = 1
+    for qi, q in enumerate(questions_in, start=1):
+        where = f"questions[{qi - 1}]."
+        if not isinstance(q, dict):
+            raise _invalid(f"questions[{qi - 1}] must be an object.")
+        _check_unknown(q, QUESTION_FIELDS, f"questions[{qi - 1}]")
+        text = _text(q, "text", where, 1, QUESTION_TEXT_MAX)
+        kind = q.get("kind", "single")
+        if kind not in ("single", "multiple"):
+            raise _invalid(f"{where}kind must be single or multiple.")
+        options_in = q.get("options")
+        if not isinstance(options_in, list):
+            raise _invalid(f"{where}options must be an array.")
+        if not OPTIONS_MIN <= len(options_in) <= OPTIONS_MAX:
+            raise _invalid(f"{where}options must have {OPTIONS_MIN} to {OPTIONS_MAX} entries.")
+        options: list[dict[str, str]] = []
+        seen: set[str] = set()
+        for oi, o in enumerate(options_in):
+            owhere = f"{where}options[{oi}]."
+            if not isinstance(o, dict):
+                raise _invalid(f"{where}options[{oi}] must be an object.")
+            _check_unknown(o, OPTION_FIELDS, f"{where}options[{oi}]")
+            label = _text(o, "label", owhere, 1, LABEL_MAX)
+            norm = unicodedata.normalize("NFC", label.strip()).casefold()
+            if norm in seen:
+                raise _invalid(f"{where}options: the label {label!r} appears twice.")
+            seen.add(norm)
+            options.append({"id": f"o{next_option}", "label": label})
+            next_option += 1
+        n = len(options)
+        if kind == "single":
+            for key in ("min_choices", "max_choices"):
+                if q.get(key) is not None and _int(q[key], where + key) != 1:
+                    raise _invalid(f"{where}{key} must be 1 for a single-choice question.")
+            lo, hi = 1, 1
+        else:
+            lo = _int(q["min_choices"], where + "min_choices") if q.get("min_choices") is not None else 1
+            hi = _int(q["max_choices"], where + "max_choices") if q.get("max_choices") is not None else n
+            if not 0 <= lo <= hi <= n:
+                raise _invalid(f"{where}choices must satisfy 0 <= min_choices <= max_choices <= "
+                               f"number of options ({n}).")
+            if hi == 0:
+                raise _invalid(f"{where}max_choices must be at least 1.")
+        questions.append(Question(f"q{qi}", text, kind, lo, hi, options))
+    return Poll(id=poll_id, title=title, description=description, results=results,
+                allow_revote=allow_revote, eligibility=eligibility, visibility=visibility,
+                questions=questions, closes_at=closes_ms, created_at=now,
+                code_count=code_count if eligibility == "codes" else None)
+
+
+def _bad_ballot(message: str) -> ApiError:
+    return ApiError(422, "invalid_ballot", message)
+
+
+@dataclass
+class BallotInput:
+    choices: dict[str, list[str]]
+    code: str | None
+
+
+def parse_ballot(body: Any) -> BallotInput:
+    """Shape checks that need no poll."""
+    if not isinstance(body, dict):
+        raise _bad_ballot("The request body must be a JSON object.")
+    _check_unknown(body, BALLOT_FIELDS, "the ballot")
+    choices = body.get("choices")
+    if not isinstance(choices, dict):
+        raise _bad_ballot("choices must be an object mapping question ids to arrays of option ids.")
+    out: dict[str, list[str]] = {}
+    for qid, picked in choices.items():
+        if not isinstance(picked, list) or not all(isinstance(p, str) for p in picked):
+            raise _bad_ballot(f"choices[{qid!r}] must be an array of option ids (strings).")
+        out[qid] = list(picked)
+    code = body.get("code")
+    if code is not None and (not isinstance(code, str) or not 1 <= len(code) <= 64):
+        raise _bad_ballot("code must be a string of 1 to 64 characters.")
+    return BallotInput(out, code)
+
+
+def validate_choices(poll: Poll, choices: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Check a ballot against the poll; returns choices for every question, in poll order."""
+    by_id = {q.id: q for q in poll.questions}
+    for qid in choices:
+        if qid not in by_id:
+            raise _bad_ballot(f"Question {qid!r} is not part of this poll.")
+    out: dict[str, list[str]] = {}
+    for q in poll.questions:
+        picked = choices.get(q.id, [])
+        valid = {o["id"] for o in q.options}
+        if len(set(picked)) != len(picked):
+            raise _bad_ballot(f"Question {q.id!r}: an option is chosen twice.")
+        for p in picked:
+            if p not in valid:
+                raise _bad_ballot(f"Question {q.id!r}: {p!r} is not one of its options.")
+        if not q.min_choices <= len(picked) <= q.max_choices:
+            if q.min_choices == q.max_choices:
+                need = f"exactly {q.min_choices}"
+            else:
+                need = f"{q.min_choices} to {q.max_choices}"
+            raise _bad_ballot(f"Question {q.id!r} needs {need} choice(s), got {len(picked)}.")
+        order = [o["id"] for o in q.options]
+        out[q.id] = sorted(picked, key=order.index)
+    return out
+
+
+def counts_delta(old: dict[str, list[str]] | None, new: dict[str, list[str]]) -> dict[str, int]:
+    """Per-option change of the counters when `old` is replaced by `new`."""
+    delta: dict[str, int] = {}
+    for picks in new.values():
+        for o in picks:
+            delta[o] = delta.get(o, 0) + 1
+    for picks in (old or {}).values():
+        for o in picks:
+            delta[o] = delta.get(o, 0) - 1
+    return {k: v for k, v in delta.items() if v}
+
+
+def results_visible(poll: Poll, is_admin: bool, status: str | None = None) -> bool:
+    return poll.results == "live" or (status or poll.status) == "closed" or is_admin

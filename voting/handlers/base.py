@@ -1,0 +1,202 @@
+"""The base handler: typed access to dependencies, JSON bodies and the one error shape."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from typing import Any
+
+import tornado.web
+
+from voting.config import Config
+from voting.errors import ApiError, DomainError
+from voting.metrics import Metrics
+from voting.ratelimit import RateLimiter
+from voting.service import PollService, Reply
+from voting.storage.base import Storage
+from voting.tokens import Signer
+
+log = logging.getLogger(__name__)
+
+POS_COOKIE = "voting_pos"
+HARD_BODY_LIMIT = 8 * 1024 * 1024  # beyond this we stop reading and answer 413 at once
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited",
+                 503: "unavailable"}
+
+
+@tornado.web.stream_request_body
+class BaseHandler(tornado.web.RequestHandler):
+    route_name = "other"
+
+    # --- dependencies ----------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self.settings["voting_config"]  # type: ignore[no-any-return]
+
+    @property
+    def storage(self) -> Storage:
+        return self.settings["voting_storage"]  # type: ignore[no-any-return]
+
+    @property
+    def service(self) -> PollService:
+        return self.settings["voting_service"]  # type: ignore[no-any-return]
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.settings["voting_metrics"]  # type: ignore[no-any-return]
+
+    @property
+    def signer(self) -> Signer:
+        return self.settings["voting_signer"]  # type: ignore[no-any-return]
+
+    @property
+    def limiters(self) -> dict[str, RateLimiter]:
+        return self.settings["voting_limiters"]  # type: ignore[no-any-return]
+
+    @property
+    def backend_name(self) -> str:
+        return str(self.config["server"]["name"])
+
+    # --- request body ----------------------------------------------------
+    def initialize(self) -> None:
+        self._chunks: list[bytes] = []
+        self._body_size = 0
+        self._counted = False
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.settings["voting_inflight"]["n"] -= 1
+
+    @property
+    def body_limit(self) -> int:
+        return int(self.config["server"]["max_body_bytes"])
+
+    def prepare(self) -> None:
+        self.settings["voting_inflight"]["n"] += 1
+        self._counted = True
+        self.set_header("X-Backend", self.backend_name)
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > HARD_BODY_LIMIT:
+            raise self.too_large()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._body_size <= self.body_limit:
+            self._chunks.append(chunk)
+        else:
+            self._chunks = []
+            if self._body_size > HARD_BODY_LIMIT:
+                raise self.too_large()
+
+    def too_large(self) -> ApiError:
+        return ApiError(413, "payload_too_large",
+                        f"The request body is larger than {self.body_limit // 1024} KiB.")
+
+    def json_body(self, invalid_code: str) -> Any:
+        if self._body_size > self.body_limit:
+            raise self.too_large()
+        raw = b"".join(self._chunks)
+        try:
+            text = raw.decode("utf-8")
+            return json.loads(text, parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+
+    # --- who is asking ---------------------------------------------------
+    @property
+    def client_ip(self) -> str:
+        remote = self.request.remote_ip or ""
+        trusted = self.config["server"]["trusted_proxies"]
+        if remote in trusted:
+            real = self.request.headers.get("X-Real-IP", "").strip()
+            if not real:
+                forwarded = self.request.headers.get("X-Forwarded-For", "")
+                real = forwarded.split(",")[-1].strip() if forwarded else ""
+            try:
+                return str(ipaddress.ip_address(real)) if real else remote
+            except ValueError:
+                return remote
+        return remote
+
+    @property
+    def voter_token(self) -> str | None:
+        return self.request.headers.get("X-Voter-Token") or self.get_cookie("voter")
+
+    @property
+    def admin_token(self) -> str | None:
+        auth = self.request.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+
+    @property
+    def read_pos(self) -> str | None:
+        pos = self.get_cookie(POS_COOKIE)
+        return pos if pos and len(pos) <= 512 else None
+
+    def check_rate(self, bucket: str) -> None:
+        limiter = self.limiters[bucket]
+        if not limiter.allow(self.client_ip):
+            self.set_header("Retry-After", str(limiter.retry_after()))
+            raise ApiError(429, "rate_limited", "Too many requests from your address; "
+                                                "please wait a minute.")
+
+    # --- responses -------------------------------------------------------
+    def write_json(self, status: int, body: dict[str, Any] | None) -> None:
+        self.set_status(status)
+        if body is not None:
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+        else:
+            self.finish()
+
+    def write_reply(self, reply: Reply) -> None:
+        if reply.pos:
+            self.set_cookie(POS_COOKIE, reply.pos, httponly=True, samesite="Lax",
+                            expires_days=None, max_age=300)
+        self.write_json(reply.status, reply.body)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, DomainError):
+            exc = exc.to_api()
+        if isinstance(exc, ApiError):
+            status, code, message = exc.status, exc.code, exc.message
+        elif isinstance(exc, tornado.web.HTTPError) and exc.status_code < 500:
+            status = exc.status_code
+            code = _STATUS_CODES.get(status, "bad_request")
+            message = {404: "Nothing here.", 405: "This method is not allowed here."}.get(
+                status, exc.log_message or self._reason)
+        else:
+            status, code, message = 500, "internal_error", "Something went wrong on our side."
+        self.clear_header("Content-Disposition")
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": {"code": code, "message": message}}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, (ApiError, DomainError)):
+            return
+        super().log_exception(typ, value, tb)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class NotFoundHandler(BaseHandler):
+    route_name = "not_found"
+
+    def prepare(self) -> None:
+        super().prepare()
+        raise ApiError(404, "not_found", "No such path.")

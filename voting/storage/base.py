@@ -1,0 +1,178 @@
+"""The storage interface shared by the SQLite and MySQL implementations.
+
+Counters are slotted: each ballot adds to the rows of one random slot of
+`tally_slots`, and a tally is the sum over slots, so concurrent ballots on one
+hot poll do not queue on one row. Two pseudo options per slot carry the poll's
+`seq` (every change) and `total` (ballots). A read position (`pos`) is what a
+write returns for read-your-writes; embedded storage has none.
+"""
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from voting.domain import Poll, Question, Tally
+
+SEQ_KEY = "#seq"
+TOTAL_KEY = "#total"
+
+
+@dataclass
+class BallotRecord:
+    poll_id: str
+    choices: dict[str, list[str]]
+    receipt: str
+    created_at: int
+    updated_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"poll_id": self.poll_id, "choices": self.choices, "receipt": self.receipt}
+
+
+@dataclass
+class IdempotencyRecord:
+    key_hash: str
+    request_hash: str
+    status: int = 0
+    body: str = ""
+
+
+@dataclass
+class CastResult:
+    ballot: BallotRecord
+    replaced: bool
+    pos: str | None
+
+
+@dataclass
+class StatusChange:
+    poll_id: str
+    status: str
+    seq: int
+    pos: str | None
+
+
+@dataclass
+class PollSummary:
+    id: str
+    title: str
+    status: str
+    created_at: int
+    total: int
+
+
+def poll_from_row(row: dict[str, Any]) -> Poll:
+    definition = json.loads(row["definition"])
+    return Poll(
+        id=row["id"], title=row["title"], description=row["description"], results=row["results"],
+        allow_revote=bool(row["allow_revote"]), eligibility=row["eligibility"],
+        visibility=row["visibility"],
+        questions=[Question.from_json(q) for q in definition["questions"]],
+        status=row["status"], closes_at=row["closes_at"], created_at=row["created_at"],
+        closed_at=row["closed_at"], code_count=row["code_count"], token_salt=row["token_salt"],
+        admin_hash=row["admin_hash"])
+
+
+def tally_from_rows(poll_id: str, status: str, rows: list[tuple[str, Any]]) -> Tally:
+    counts: dict[str, int] = {}
+    seq = total = 0
+    for option_id, n in rows:
+        if option_id is None:
+            continue
+        if option_id == SEQ_KEY:
+            seq = int(n)
+        elif option_id == TOTAL_KEY:
+            total = int(n)
+        else:
+            counts[option_id] = int(n)
+    return Tally(poll_id, seq, status, total, counts)
+
+
+def slot_rows(delta: dict[str, int], new_ballot: bool) -> list[tuple[str, int]]:
+    """The counter increments of one change, in a fixed order so row locks never deadlock."""
+    rows = dict(delta)
+    rows[SEQ_KEY] = 1
+    if new_ballot:
+        rows[TOTAL_KEY] = 1
+    return sorted(rows.items())
+
+
+class Storage(abc.ABC):
+    """Everything the service needs from a database. All methods may raise StorageUnavailable."""
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> dict[str, Any]:
+        """Readiness details; raises StorageUnavailable when the primary cannot be reached."""
+
+    @abc.abstractmethod
+    async def init_schema(self) -> None: ...
+
+    @abc.abstractmethod
+    async def create_poll(self, poll: Poll, code_hashes: list[str],
+                          idem: IdempotencyRecord | None) -> str | None:
+        """Insert a poll (and its idempotency record in the same transaction). Returns pos.
+
+        Raises IdempotencyConflict when the idempotency key already exists."""
+
+    @abc.abstractmethod
+    async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None: ...
+
+    @abc.abstractmethod
+    async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
+                                pos: str | None = None) -> list[PollSummary]: ...
+
+    @abc.abstractmethod
+    async def get_tally(self, poll_id: str, pos: str | None = None,
+                        fresh: bool = False) -> Tally | None:
+        """A consistent tally; `fresh` reads the primary (live feeds)."""
+
+    @abc.abstractmethod
+    async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
+                          receipt: str, slot: int, code_hash: str | None,
+                          idem: IdempotencyRecord | None, now: int) -> CastResult:
+        """Insert or (when the poll allows revotes) replace the voter's ballot and add to counters.
+
+        Raises PollNotFound, PollClosed, AlreadyVoted, CodeUsed, InvalidCode, IdempotencyConflict."""
+
+    @abc.abstractmethod
+    async def get_ballot(self, poll_id: str, voter_key: str,
+                         pos: str | None = None) -> BallotRecord | None: ...
+
+    @abc.abstractmethod
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool: ...
+
+    @abc.abstractmethod
+    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
+        """Close or reopen; None when the poll is missing. Reopen clears a passed closes_at."""
+
+    @abc.abstractmethod
+    async def delete_poll(self, poll_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def due_polls(self, now: int) -> list[str]:
+        """Open polls whose closes_at has passed."""
+
+    @abc.abstractmethod
+    async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None: ...
+
+    @abc.abstractmethod
+    async def put_idempotency(self, record: IdempotencyRecord, now: int) -> None: ...
+
+    @abc.abstractmethod
+    async def purge_idempotency(self, before: int) -> int: ...
+
+    @abc.abstractmethod
+    async def recount(self, poll_id: str) -> Tally | None:
+        """Counts recomputed from the stored ballots (for checks and tests)."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was stored by a concurrent request first."""

@@ -1,0 +1,298 @@
+"""Embedded storage: one SQLite file through aiosqlite.
+
+One connection writes (transactions serialized by a lock, as SQLite allows one
+writer anyway); a second connection reads, which WAL mode lets run beside the
+writer. Reads are single statements, so each sees one committed state.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiosqlite
+
+from voting.domain import Poll, Tally, counts_delta
+from voting.errors import AlreadyVoted, CodeUsed, InvalidCode, PollClosed, PollNotFound, \
+    StorageUnavailable
+from voting.storage.base import BallotRecord, CastResult, IdempotencyConflict, \
+    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
+    slot_rows, tally_from_rows
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent.parent / "sql" / "sqlite" / "schema.sql"
+
+_POLL_COLUMNS = ("id, title, description, results, allow_revote, eligibility, visibility, status, "
+                 "code_count, closes_at, created_at, closed_at, token_salt, admin_hash, definition")
+
+_TALLY_SQL = (
+    "SELECT p.status, t.option_id, SUM(t.n) FROM polls p "
+    "LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = ? GROUP BY p.status, t.option_id")
+
+
+class SQLiteStorage(Storage):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self.init_schema()
+        self._reader = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StorageUnavailable("The database is not open.")
+        return self._reader
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._writer is None:
+            raise StorageUnavailable("The database is not open.")
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    async def ping(self) -> dict[str, Any]:
+        try:
+            async with self.reader.execute("SELECT 1") as cur:
+                await cur.fetchone()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"SQLite is not usable: {exc}") from None
+        return {"storage": "sqlite"}
+
+    async def init_schema(self) -> None:
+        if self._writer is None:
+            raise StorageUnavailable("The database is not open.")
+        await self._writer.executescript(SCHEMA_FILE.read_text())
+
+    async def create_poll(self, poll: Poll, code_hashes: list[str],
+                          idem: IdempotencyRecord | None) -> str | None:
+        async with self._transaction() as conn:
+            if idem is not None:
+                try:
+                    await conn.execute(
+                        "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (idem.key_hash, idem.request_hash, idem.status, idem.body, poll.created_at))
+                except sqlite3.IntegrityError:
+                    raise IdempotencyConflict() from None
+            await conn.execute(
+                f"INSERT INTO polls ({_POLL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (poll.id, poll.title, poll.description, poll.results, int(poll.allow_revote),
+                 poll.eligibility, poll.visibility, poll.status, poll.code_count, poll.closes_at,
+                 poll.created_at, poll.closed_at, poll.token_salt, poll.admin_hash,
+                 json.dumps(poll.definition_json(), ensure_ascii=False)))
+            if code_hashes:
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO poll_codes (poll_id, code_hash) VALUES (?, ?)",
+                    [(poll.id, h) for h in code_hashes])
+        return None
+
+    async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
+        async with self.reader.execute(f"SELECT {_POLL_COLUMNS} FROM polls WHERE id = ?",
+                                       (poll_id,)) as cur:
+            row = await cur.fetchone()
+        return poll_from_row(dict(row)) if row else None
+
+    async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
+                                pos: str | None = None) -> list[PollSummary]:
+        total_sql = ("(SELECT COALESCE(SUM(n), 0) FROM tally_slots t "
+                     "WHERE t.poll_id = p.id AND t.option_id = ?)")
+        if before is None:
+            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
+                   "WHERE visibility = 'public' ORDER BY created_at DESC, id DESC LIMIT ?")
+            args: tuple[Any, ...] = (TOTAL_KEY, limit)
+        else:
+            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
+                   "WHERE visibility = 'public' AND (created_at < ? OR (created_at = ? AND id < ?)) "
+                   "ORDER BY created_at DESC, id DESC LIMIT ?")
+            args = (TOTAL_KEY, before[0], before[0], before[1], limit)
+        async with self.reader.execute(sql, args) as cur:
+            rows = await cur.fetchall()
+        return [PollSummary(r["id"], r["title"], r["status"], r["created_at"], int(r["total"]))
+                for r in rows]
+
+    async def get_tally(self, poll_id: str, pos: str | None = None,
+                        fresh: bool = False) -> Tally | None:
+        async with self.reader.execute(_TALLY_SQL, (poll_id,)) as cur:
+            rows = await cur.fetchall()
+        if not rows:
+            return None
+        return tally_from_rows(poll_id, rows[0][0], [(r[1], r[2]) for r in rows])
+
+    async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
+                          receipt: str, slot: int, code_hash: str | None,
+                          idem: IdempotencyRecord | None, now: int) -> CastResult:
+        async with self._transaction() as conn:
+            async with conn.execute(
+                    "SELECT status, closes_at, allow_revote FROM polls WHERE id = ?",
+                    (poll_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise PollNotFound()
+            if row["status"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now):
+                raise PollClosed()
+            if code_hash is not None:
+                async with conn.execute(
+                        "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
+                        (poll_id, code_hash)) as cur:
+                    if await cur.fetchone() is None:
+                        raise InvalidCode()
+            async with conn.execute(
+                    "SELECT choices, receipt, created_at FROM ballots "
+                    "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
+                old = await cur.fetchone()
+            if old is not None and not row["allow_revote"]:
+                raise CodeUsed() if code_hash is not None else AlreadyVoted()
+            if idem is not None:
+                try:
+                    await conn.execute(
+                        "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (idem.key_hash, idem.request_hash, 200 if old else 201, idem.body, now))
+                except sqlite3.IntegrityError:
+                    raise IdempotencyConflict() from None
+            payload = json.dumps(choices, ensure_ascii=False)
+            if old is None:
+                await conn.execute(
+                    "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)", (poll_id, voter_key, payload, receipt, now, now))
+                delta = counts_delta(None, choices)
+                created_at = now
+            else:
+                await conn.execute(
+                    "UPDATE ballots SET choices = ?, receipt = ?, updated_at = ? "
+                    "WHERE poll_id = ? AND voter_key = ?", (payload, receipt, now, poll_id, voter_key))
+                delta = counts_delta(json.loads(old["choices"]), choices)
+                created_at = old["created_at"]
+            await self._add_counters(conn, poll_id, slot, slot_rows(delta, old is None))
+        return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now),
+                          replaced=old is not None, pos=None)
+
+    @staticmethod
+    async def _add_counters(conn: aiosqlite.Connection, poll_id: str, slot: int,
+                            rows: list[tuple[str, int]]) -> None:
+        await conn.executemany(
+            "INSERT INTO tally_slots (poll_id, slot, option_id, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (poll_id, option_id, slot) DO UPDATE SET n = n + excluded.n",
+            [(poll_id, slot, option_id, n) for option_id, n in rows])
+
+    async def get_ballot(self, poll_id: str, voter_key: str,
+                         pos: str | None = None) -> BallotRecord | None:
+        async with self.reader.execute(
+                "SELECT choices, receipt, created_at, updated_at FROM ballots "
+                "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return BallotRecord(poll_id, json.loads(row["choices"]), row["receipt"],
+                            row["created_at"], row["updated_at"])
+
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
+        async with self.reader.execute(
+                "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
+                (poll_id, code_hash)) as cur:
+            return await cur.fetchone() is not None
+
+    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
+        async with self._transaction() as conn:
+            async with conn.execute("SELECT status, closes_at FROM polls WHERE id = ?",
+                                    (poll_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            effective = "closed" if row["status"] == "closed" or (
+                row["closes_at"] is not None and row["closes_at"] <= now) else "open"
+            changed = row["status"] != status or effective != status
+            if status == "closed":
+                await conn.execute(
+                    "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
+                    "WHERE id = ?", (now, poll_id))
+            else:
+                await conn.execute(
+                    "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = CASE "
+                    "WHEN closes_at IS NOT NULL AND closes_at <= ? THEN NULL ELSE closes_at END "
+                    "WHERE id = ?", (now, poll_id))
+            if changed:
+                await self._add_counters(conn, poll_id, 0, [(SEQ_KEY, 1)])
+            async with conn.execute(
+                    "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
+                    (poll_id, SEQ_KEY)) as cur:
+                seq_row = await cur.fetchone()
+        return StatusChange(poll_id, status, int(seq_row[0]) if seq_row else 0, None)
+
+    async def delete_poll(self, poll_id: str) -> bool:
+        async with self._transaction() as conn:
+            cur = await conn.execute("DELETE FROM polls WHERE id = ?", (poll_id,))
+            return cur.rowcount > 0
+
+    async def due_polls(self, now: int) -> list[str]:
+        async with self.reader.execute(
+                "SELECT id FROM polls WHERE status = 'open' AND closes_at IS NOT NULL "
+                "AND closes_at <= ?", (now,)) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None:
+        async with self.reader.execute(
+                "SELECT request_hash, status, body FROM idempotency "
+                "WHERE key_hash = ? AND created_at >= ?", (key_hash, since)) as cur:
+            row = await cur.fetchone()
+        return IdempotencyRecord(key_hash, row[0], row[1], row[2]) if row else None
+
+    async def put_idempotency(self, record: IdempotencyRecord, now: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO idempotency (key_hash, request_hash, status, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (record.key_hash, record.request_hash, record.status, record.body, now))
+
+    async def purge_idempotency(self, before: int) -> int:
+        async with self._transaction() as conn:
+            cur = await conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))
+            return cur.rowcount
+
+    async def recount(self, poll_id: str) -> Tally | None:
+        poll = await self.get_poll(poll_id)
+        if poll is None:
+            return None
+        counts = {o: 0 for o in poll.option_ids()}
+        total = 0
+        async with self.reader.execute("SELECT choices FROM ballots WHERE poll_id = ?",
+                                       (poll_id,)) as cur:
+            async for row in cur:
+                total += 1
+                for picks in json.loads(row[0]).values():
+                    for o in picks:
+                        counts[o] = counts.get(o, 0) + 1
+        tally = await self.get_tally(poll_id)
+        return Tally(poll_id, tally.seq if tally else 0, poll.status, total, counts)

@@ -1,0 +1,1 @@
+"""Live feeds: the WebSocket handler, the local subscription registry and the brokers."""

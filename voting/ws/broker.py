@@ -1,0 +1,60 @@
+"""The event bus between the service (publishing after commit) and live feeds.
+
+Events are small dicts: {"type": "changed"} when counters moved,
+{"type": "status", "status", "seq"} on close/reopen, {"type": "deleted"}.
+A broker delivers every event to this process's listener at once and, in a
+cluster, to the other backends.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, Protocol
+
+
+class BrokerListener(Protocol):
+    def on_event(self, poll_id: str, event: dict[str, Any]) -> None: ...
+
+    def on_resync(self) -> None:
+        """Events may have been missed (the relay was down): re-read every watched poll."""
+
+
+class Broker(abc.ABC):
+    def __init__(self) -> None:
+        self._listener: BrokerListener | None = None
+
+    def set_listener(self, listener: BrokerListener) -> None:
+        self._listener = listener
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        """Start background work (the Redis subscriber task)."""
+
+    async def close(self) -> None:
+        """Stop background work and close connections."""
+
+    @abc.abstractmethod
+    async def publish(self, poll_id: str, event: dict[str, Any]) -> None:
+        """Deliver locally and relay; never raises (a lost relay is repaired by resync)."""
+
+    def watch(self, poll_id: str) -> None:
+        """This process has subscribers for poll_id now."""
+
+    def unwatch(self, poll_id: str) -> None:
+        """This process has no subscribers for poll_id any more."""
+
+    async def ping(self) -> dict[str, Any]:
+        return {"broker": "memory"}
+
+    def _deliver(self, poll_id: str, event: dict[str, Any]) -> None:
+        if self._listener is not None:
+            self._listener.on_event(poll_id, event)
+
+
+class InProcessBroker(Broker):
+    """Embedded mode: one process, so delivering locally is all there is."""
+
+    async def publish(self, poll_id: str, event: dict[str, Any]) -> None:
+        self._deliver(poll_id, event)

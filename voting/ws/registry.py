@@ -1,0 +1,226 @@
+"""This process's live feeds: who is subscribed to which poll, and coalesced tallies.
+
+Per poll, at most one tally read per `tally_interval` however many ballots
+arrive and however many sockets listen; each socket gets a frame only when the
+seq it last saw is lower, so seq strictly grows on every connection.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from voting.domain import Poll, Tally
+from voting.errors import DomainError
+from voting.metrics import Metrics
+from voting.storage.base import Storage
+from voting.tokens import hashes_equal, sha256_hex
+from voting.ws.broker import Broker
+from voting.ws.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber(Protocol):
+    outbox: Outbox
+
+
+class SubscribeError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Subscription:
+    subscriber: Subscriber
+    admin: bool
+    last_seq: int = -1
+
+
+@dataclass
+class PollFeed:
+    poll: Poll
+    subs: dict[int, Subscription] = field(default_factory=dict)
+    dirty: bool = False
+    task: asyncio.Task[None] | None = None
+    last_read: float = 0.0
+
+
+def tally_frame(frame_type: str, poll: Poll, tally: Tally, with_counts: bool) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": frame_type, "poll": poll.id, "seq": tally.seq,
+                             "status": tally.status, "total": tally.total}
+    if with_counts:
+        frame["questions"] = tally.to_json(poll)["questions"]
+    return frame
+
+
+def counts_visible(poll: Poll, status: str, admin: bool) -> bool:
+    return poll.results == "live" or status == "closed" or admin
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class Registry:
+    def __init__(self, storage: Storage, broker: Broker, tally_interval: float,
+                 max_subscriptions: int, metrics: Metrics) -> None:
+        self.storage = storage
+        self.broker = broker
+        self.interval = tally_interval
+        self.max_subscriptions = max_subscriptions
+        self.metrics = metrics
+        self.feeds: dict[str, PollFeed] = {}
+        self._by_subscriber: dict[int, set[str]] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        broker.set_listener(self)
+
+    # --- lifecycle -------------------------------------------------------
+    def start(self) -> None:
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch_broker())
+
+    async def close(self) -> None:
+        tasks = [f.task for f in self.feeds.values() if f.task is not None]
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _watch_broker(self) -> None:
+        # While the relay is down other backends' ballots reach us by polling instead.
+        while True:
+            await asyncio.sleep(1.0)
+            if not self.broker.connected:
+                for poll_id in list(self.feeds):
+                    self._mark_dirty(poll_id)
+
+    # --- subscriptions ---------------------------------------------------
+    async def subscribe(self, sub: Subscriber, poll_id: str, admin_token: str | None) -> None:
+        key = id(sub)
+        mine = self._by_subscriber.setdefault(key, set())
+        if poll_id not in mine and len(mine) >= self.max_subscriptions:
+            raise SubscribeError("too_many_subscriptions",
+                                 f"At most {self.max_subscriptions} subscriptions per connection.")
+        try:
+            poll = await self.storage.get_poll(poll_id)
+            if poll is None:
+                raise SubscribeError("poll_not_found", "No poll with this id.")
+            admin = False
+            if admin_token is not None:
+                if not isinstance(admin_token, str) or not hashes_equal(
+                        sha256_hex(admin_token), poll.admin_hash):
+                    raise SubscribeError("forbidden", "The admin token is not valid for this poll.")
+                admin = True
+            tally = await self.storage.get_tally(poll_id, fresh=True)
+        except DomainError as exc:
+            raise SubscribeError(exc.code, exc.message) from None
+        if tally is None:
+            raise SubscribeError("poll_not_found", "No poll with this id.")
+        feed = self.feeds.get(poll_id)
+        if feed is None:
+            feed = self.feeds[poll_id] = PollFeed(poll)
+            self.broker.watch(poll_id)
+        if key not in feed.subs:
+            self.metrics.ws_subscriptions.inc()
+        subscription = Subscription(sub, admin, tally.seq)
+        feed.subs[key] = subscription
+        mine.add(poll_id)
+        visible = counts_visible(poll, tally.status, admin)
+        sub.outbox.put("snapshot", dumps(tally_frame("snapshot", poll, tally, visible)))
+        # A change read by a flush that ran while we read the snapshot must still reach us.
+        self._mark_dirty(poll_id)
+
+    def unsubscribe(self, sub: Subscriber, poll_id: str) -> bool:
+        key = id(sub)
+        feed = self.feeds.get(poll_id)
+        self._by_subscriber.get(key, set()).discard(poll_id)
+        if feed is None or feed.subs.pop(key, None) is None:
+            return False
+        self.metrics.ws_subscriptions.dec()
+        if not feed.subs:
+            self._drop_feed(poll_id)
+        return True
+
+    def drop(self, sub: Subscriber) -> None:
+        for poll_id in list(self._by_subscriber.pop(id(sub), set())):
+            feed = self.feeds.get(poll_id)
+            if feed is not None and feed.subs.pop(id(sub), None) is not None:
+                self.metrics.ws_subscriptions.dec()
+                if not feed.subs:
+                    self._drop_feed(poll_id)
+
+    def _drop_feed(self, poll_id: str) -> None:
+        feed = self.feeds.pop(poll_id, None)
+        if feed is not None and feed.task is not None:
+            feed.task.cancel()
+        self.broker.unwatch(poll_id)
+
+    # --- events ----------------------------------------------------------
+    def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
+        feed = self.feeds.get(poll_id)
+        if feed is None:
+            return
+        kind = event.get("type")
+        if kind == "deleted":
+            frame = dumps({"type": "deleted", "poll": poll_id})
+            for key, s in list(feed.subs.items()):
+                s.subscriber.outbox.put("deleted", frame)
+                self._by_subscriber.get(key, set()).discard(poll_id)
+                self.metrics.ws_subscriptions.dec()
+            feed.subs.clear()
+            self._drop_feed(poll_id)
+            return
+        if kind == "status":
+            frame = dumps({"type": "status", "poll": poll_id, "status": event["status"],
+                           "seq": int(event["seq"])})
+            for s in feed.subs.values():
+                s.subscriber.outbox.put("status", frame)
+        self._mark_dirty(poll_id)
+
+    def on_resync(self) -> None:
+        for poll_id in list(self.feeds):
+            self._mark_dirty(poll_id)
+
+    def _mark_dirty(self, poll_id: str) -> None:
+        feed = self.feeds.get(poll_id)
+        if feed is None:
+            return
+        feed.dirty = True
+        if feed.task is None or feed.task.done():
+            feed.task = asyncio.get_running_loop().create_task(self._flush(poll_id, feed))
+
+    async def _flush(self, poll_id: str, feed: PollFeed) -> None:
+        while feed.dirty and self.feeds.get(poll_id) is feed:
+            wait = feed.last_read + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            feed.dirty = False
+            feed.last_read = time.monotonic()
+            try:
+                tally = await self.storage.get_tally(poll_id, fresh=True)
+            except Exception as exc:  # storage down: keep the poll dirty and try again shortly
+                log.warning("tally read for %s failed: %s", poll_id, exc)
+                feed.dirty = True
+                await asyncio.sleep(1.0)
+                continue
+            if tally is None:
+                self.on_event(poll_id, {"type": "deleted"})
+                return
+            self._send_tally(feed, tally)
+
+    def _send_tally(self, feed: PollFeed, tally: Tally) -> None:
+        frames: dict[bool, str] = {}
+        for s in feed.subs.values():
+            if tally.seq <= s.last_seq:
+                continue
+            visible = counts_visible(feed.poll, tally.status, s.admin)
+            if visible not in frames:
+                frames[visible] = dumps(tally_frame("tally", feed.poll, tally, visible))
+            s.last_seq = tally.seq
+            s.subscriber.outbox.put("tally", frames[visible], coalesce_key=feed.poll.id)

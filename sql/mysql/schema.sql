@@ -55,3 +55,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at    BIGINT NOT NULL,
     KEY idempotency_age (created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Written by every backend on the primary twice a second; read on the replicas to
+-- measure their lag without any replication privilege (pt-heartbeat style).
+CREATE TABLE IF NOT EXISTS heartbeat (
+    name  VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+    ts    BIGINT NOT NULL
+) ENGINE=InnoDB;

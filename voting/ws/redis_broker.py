@@ -1,0 +1,192 @@
+"""Redis pub/sub relay between backends.
+
+One subscriber task per process holds one pub/sub connection, subscribed to a
+control channel and to the channel of each poll that has local subscribers.
+Publishing goes through a queue drained by one publisher task, so a ballot never
+waits on Redis, and a burst of "changed" events for one poll goes out once.
+When Redis is unreachable, ballots go on; the registry polls tallies instead,
+and after the reconnect every watched poll is re-read (a fresh snapshot).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from voting.config import Config
+from voting.metrics import Metrics
+from voting.ws.broker import Broker
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START, BACKOFF_MAX = 0.2, 3.0
+
+
+class RedisBroker(Broker):
+    def __init__(self, config: Config, name: str) -> None:
+        super().__init__()
+        b = config["broker"]
+        self.url = b["redis_url"]
+        self.password = b["redis_password"] or None
+        self.prefix = b["channel_prefix"]
+        self.origin = f"{name}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.metrics: Metrics | None = None
+        self._watched: set[str] = set()
+        self._connected = False
+        self._pubsub: Any = None
+        self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._outgoing: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: aioredis.Redis | None = None
+
+    def _new_client(self) -> aioredis.Redis:
+        return aioredis.from_url(self.url, password=self.password, socket_connect_timeout=2,
+                                 socket_timeout=None, health_check_interval=0,
+                                 decode_responses=True)
+
+    def channel(self, poll_id: str) -> str:
+        return f"{self.prefix}:poll:{poll_id}"
+
+    @property
+    def control_channel(self) -> str:
+        return f"{self.prefix}:control"
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def _set_connected(self, value: bool) -> None:
+        if value != self._connected:
+            log.warning("redis relay %s", "connected" if value else "lost; polling tallies")
+        self._connected = value
+        if self.metrics is not None:
+            self.metrics.broker_connected.set(1 if value else 0)
+
+    async def start(self) -> None:
+        self._client = self._new_client()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._publisher())]
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def ping(self) -> dict[str, Any]:
+        assert self._client is not None
+        await asyncio.wait_for(self._client.ping(), 2.0)
+        return {"broker": "redis", "relay_connected": self._connected}
+
+    # --- publishing ------------------------------------------------------
+    async def publish(self, poll_id: str, event: dict[str, Any]) -> None:
+        self._deliver(poll_id, event)
+        self._outgoing.put_nowait((poll_id, event))
+
+    async def _publisher(self) -> None:
+        while True:
+            batch = [await self._outgoing.get()]
+            while not self._outgoing.empty():
+                batch.append(self._outgoing.get_nowait())
+            if not self._connected:
+                continue  # the others are polling; nothing to repair later
+            sent: set[str] = set()
+            messages = []
+            for poll_id, event in batch:
+                if event.get("type") == "changed":
+                    if poll_id in sent:
+                        continue
+                    sent.add(poll_id)
+                messages.append((self.channel(poll_id), json.dumps(
+                    {"o": self.origin, "t": time.time(), "p": poll_id, "e": event})))
+            try:
+                assert self._client is not None
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, payload in messages:
+                        pipe.publish(channel, payload)
+                    await asyncio.wait_for(pipe.execute(), 2.0)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("publish to redis failed: %s", exc)
+
+    # --- subscribing -----------------------------------------------------
+    def watch(self, poll_id: str) -> None:
+        if poll_id not in self._watched:
+            self._watched.add(poll_id)
+            self._commands.put_nowait(("subscribe", poll_id))
+
+    def unwatch(self, poll_id: str) -> None:
+        if poll_id in self._watched:
+            self._watched.discard(poll_id)
+            self._commands.put_nowait(("unsubscribe", poll_id))
+
+    async def _apply_commands(self, pubsub: Any) -> None:
+        while True:
+            action, poll_id = await self._commands.get()
+            # The watched set is the truth; a stale command is skipped.
+            if action == "subscribe" and poll_id in self._watched:
+                await pubsub.subscribe(self.channel(poll_id))
+            elif action == "unsubscribe" and poll_id not in self._watched:
+                await pubsub.unsubscribe(self.channel(poll_id))
+
+    async def _subscriber(self) -> None:
+        backoff = BACKOFF_START
+        first = True
+        while True:
+            client = self._new_client()
+            pubsub = client.pubsub()
+            commands: asyncio.Task[None] | None = None
+            try:
+                while not self._commands.empty():
+                    self._commands.get_nowait()
+                await pubsub.subscribe(self.control_channel,
+                                       *[self.channel(p) for p in self._watched])
+                commands = asyncio.get_running_loop().create_task(self._apply_commands(pubsub))
+                self._set_connected(True)
+                backoff = BACKOFF_START
+                if not first and self._listener is not None:
+                    self._listener.on_resync()
+                first = False
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._on_message(message["data"])
+                raise ConnectionError("pub/sub ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._connected:
+                    log.warning("redis subscriber lost: %s", exc)
+                self._set_connected(False)
+                first = False
+            finally:
+                if commands is not None:
+                    commands.cancel()
+                    await asyncio.gather(commands, return_exceptions=True)
+                try:
+                    await asyncio.wait_for(pubsub.aclose(), 1.0)
+                    await asyncio.wait_for(client.aclose(), 1.0)
+                except Exception:  # the connection is already gone
+                    pass
+            await asyncio.sleep(backoff)
+            backoff = min(BACKOFF_MAX, backoff * 2)
+
+    def _on_message(self, data: str) -> None:
+        try:
+            msg = json.loads(data)
+            poll_id, event = msg["p"], msg["e"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed relay message")
+            return
+        if msg.get("o") == self.origin:
+            return  # delivered locally when it was published
+        if self.metrics is not None and isinstance(msg.get("t"), (int, float)):
+            self.metrics.relay_delay.observe(max(0.0, time.time() - msg["t"]))
+        if isinstance(poll_id, str) and isinstance(event, dict):
+            self._deliver(poll_id, event)

@@ -107,7 +107,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 def document() -> dict[str, Any]:
-    bearer = [{"adminToken": []}]
+    bearer: list[dict[str, list[str]]] = [{"adminToken": []}]
     poll_reply = _json({"type": "object", "required": ["poll"],
                         "properties": {"poll": _ref("Poll")}}, "The poll")
     ballot_reply = {"type": "object", "required": ["ballot"],

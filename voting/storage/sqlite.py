@@ -145,7 +145,7 @@ class SQLiteStorage(Storage):
     async def get_tally(self, poll_id: str, pos: str | None = None,
                         fresh: bool = False) -> Tally | None:
         async with self.reader.execute(_TALLY_SQL, (poll_id,)) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         if not rows:
             return None
         return tally_from_rows(poll_id, rows[0][0], [(r[1], r[2]) for r in rows])

@@ -1,0 +1,138 @@
+"""The Redis relay between two real servers sharing one database, with a real redis-server.
+
+Two in-process servers use the same SQLite file (the shared database) and one
+Redis; a ballot cast on one server reaches a WebSocket subscriber of the other.
+"""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from tests.client import Api, Feed, eventually
+from tests.conftest import free_port, make_config, require_binary
+from voting.app import Server, make_broker, make_storage
+from voting.cluster import redis as redis_proc
+
+pytestmark = pytest.mark.integration
+
+
+class RedisServer:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        conf = redis_proc.write_config(self.work, self.port, None)
+        self.proc = subprocess.Popen(redis_proc.argv(conf), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    async def wait_ready(self) -> None:
+        async def up() -> bool:
+            try:
+                return await asyncio.to_thread(redis_proc.ping, self.port)
+            except OSError:
+                return False
+        await eventually(up, timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    require_binary("redis-server", "/usr/bin/redis-server")
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    await redis.wait_ready()
+    servers = []
+    db = str(tmp_path / "shared.sqlite3")
+    for name in ("backend1", "backend2"):
+        cfg = make_config(tmp_path / name, server={"name": name, "secret": "x" * 32},
+                          storage={"sqlite_path": db},
+                          broker={"backend": "redis",
+                                  "redis_url": redis_proc.url(redis.port)})
+        server = Server(cfg, make_storage(cfg), make_broker(cfg, name))
+        port = await server.start("127.0.0.1", 0)
+        servers.append((server, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"))
+    try:
+        yield {"redis": redis, "servers": servers}
+    finally:
+        for server, _, _ in servers:
+            await server.stop()
+        redis.stop()
+
+
+async def test_ballot_on_one_backend_reaches_subscriber_of_another(relay: dict[str, Any]) -> None:
+    (_, url1, _), (server2, url2, ws2) = relay["servers"]
+    await eventually(lambda: _connected(server2))
+    api1 = Api(url1)
+    try:
+        poll_id = (await api1.create_poll())["poll"]["id"]
+        feed = await Feed.connect(ws2)
+        feed.send({"type": "subscribe", "poll": poll_id})
+        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        for _ in range(10):
+            token = await api1.voter()
+            r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}},
+                                headers={"X-Voter-Token": token})
+            assert r.status == 201
+        last = await feed.wait_for(lambda f: f["type"] == "tally" and f["total"] == 10)
+        assert last["questions"][0]["counts"]["o1"] == 10
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert seqs == sorted(set(seqs))
+        await feed.close()
+    finally:
+        api1.close()
+
+
+async def _connected(server: Server) -> bool:
+    return bool(server.broker.connected)
+
+
+async def test_redis_down_ballots_counted_and_feed_resumes(relay: dict[str, Any]) -> None:
+    redis: RedisServer = relay["redis"]
+    (server1, url1, _), (server2, url2, ws2) = relay["servers"]
+    await eventually(lambda: _connected(server2))
+    api1 = Api(url1)
+    try:
+        poll_id = (await api1.create_poll())["poll"]["id"]
+        feed = await Feed.connect(ws2)
+        feed.send({"type": "subscribe", "poll": poll_id})
+        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        redis.stop()
+        await eventually(lambda: _not_connected(server2))
+        for _ in range(5):
+            token = await api1.voter()
+            r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}},
+                                headers={"X-Voter-Token": token})
+            assert r.status == 201, r.body
+        # Without the relay, the other backend's feed still converges (it polls).
+        await feed.wait_for(lambda f: f.get("total") == 5, timeout=10)
+        redis.start()
+        await redis.wait_ready()
+        await eventually(lambda: _connected(server2), timeout=15)
+        await eventually(lambda: _connected(server1), timeout=15)
+        token = await api1.voter()
+        r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o3"]}},
+                            headers={"X-Voter-Token": token})
+        assert r.status == 201
+        final = await feed.wait_for(lambda f: f.get("total") == 6, timeout=10)
+        results = (await Api(url2).get(f"/api/polls/{poll_id}/results")).json
+        assert final["seq"] == results["seq"]
+        assert final["questions"] == results["questions"]
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert seqs == sorted(set(seqs)), seqs
+        await feed.close()
+    finally:
+        api1.close()
+
+
+async def _not_connected(server: Server) -> bool:
+    return not server.broker.connected

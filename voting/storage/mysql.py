@@ -139,6 +139,9 @@ class MySQLStorage(Storage):
         except BaseException as exc:
             if _is_conn_error(exc) or isinstance(exc, asyncio.CancelledError):
                 conn.close()  # never hand a broken or half-read connection back to the pool
+                if _is_conn_error(exc):
+                    # The server likely restarted: its other idle connections are dead too.
+                    await pool.clear()
             raise
         finally:
             node.in_use -= 1

@@ -1,0 +1,347 @@
+"""The real local cluster (voting cluster up): nginx, 3 backends, MariaDB primary + 2
+GTID replicas, Redis. Everything goes through nginx, as a user's traffic would."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.client import Api, Feed, eventually
+from tests.conftest import require_binary
+from voting.cluster import LocalCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    for binary in ("mariadbd", "mariadb-install-db", "redis-server", "nginx"):
+        require_binary(binary, f"/usr/sbin/{binary}", f"/usr/bin/{binary}")
+    state = tmp_path_factory.mktemp("cluster")
+    env = dict(os.environ)
+    env["VOTING_SERVER__SECRET"] = "test-secret-" + "x" * 24
+    c = LocalCluster(state, config_path=REPO / "config" / "cluster.yml", port=0, backends=3,
+                     replica_durable=False, environ=env)
+    try:
+        c.up()
+        yield c
+    finally:
+        c.down(purge=True)
+
+
+def status_counter(cluster: LocalCluster, node: str, name: str) -> int:
+    rows = cluster.node(node).query(f"SHOW GLOBAL STATUS LIKE '{name}'")
+    return int(rows[0][1])
+
+
+async def counters(cluster: LocalCluster, name: str) -> dict[str, int]:
+    return {n: await asyncio.to_thread(status_counter, cluster, n, name)
+            for n in ("primary", "replica1", "replica2")}
+
+
+def ensure_up(cluster: LocalCluster) -> None:
+    """Bring back whatever a fault test stopped (cluster up is idempotent)."""
+    cluster.up()
+
+
+@pytest.fixture
+async def api(cluster: LocalCluster) -> Any:
+    ensure_up(cluster)
+    client = Api(str(cluster.url))
+    yield client
+    client.close()
+
+
+def ws_url(cluster: LocalCluster) -> str:
+    return str(cluster.url).replace("http://", "ws://") + "/ws"
+
+
+async def vote(api: Api, poll_id: str, choices: dict[str, list[str]]) -> int:
+    session = api.session()
+    await session.voter()
+    r = await session.post(f"/api/polls/{poll_id}/ballots", {"choices": choices})
+    return r.status
+
+
+async def feeds_on_every_backend(cluster: LocalCluster, poll_id: str) -> dict[str, Feed]:
+    """One subscribed feed per backend, connecting through nginx until each is covered."""
+    feeds: dict[str, Feed] = {}
+    extra: list[Feed] = []
+    for _ in range(60):
+        if len(feeds) == len(cluster.backend_names):
+            break
+        feed = await Feed.connect(ws_url(cluster))
+        hello = await feed.wait_for(lambda f: f["type"] == "hello")
+        if hello["server"] in feeds:
+            extra.append(feed)
+            continue
+        feed.send({"type": "subscribe", "poll": poll_id})
+        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        feeds[hello["server"]] = feed
+    for f in extra:
+        await f.close()
+    assert set(feeds) == set(cluster.backend_names), f"reached only {sorted(feeds)}"
+    return feeds
+
+
+async def test_requests_reach_every_backend(cluster: LocalCluster, api: Api) -> None:
+    seen = set()
+    for _ in range(30):
+        r = await api.get("/healthz")
+        assert r.status == 200
+        seen.add(r.headers["X-Backend"])
+    assert seen == set(cluster.backend_names) == {"backend1", "backend2", "backend3"}
+
+
+async def test_writes_on_primary_reads_on_replicas(cluster: LocalCluster, api: Api) -> None:
+    poll_ids = [(await api.create_poll())["poll"]["id"] for _ in range(5)]
+    await asyncio.to_thread(cluster.wait_replicated)
+    inserts0, selects0 = await counters(cluster, "Com_insert"), await counters(cluster, "Com_select")
+    for poll_id in poll_ids:
+        for _ in range(4):
+            assert await vote(api, poll_id, {"q1": ["o1"]}) == 201
+    reads = 0
+    fresh = Api(str(cluster.url), keep_cookies=False)  # no read position: replicas may answer
+    try:
+        for _ in range(20):
+            for poll_id in poll_ids:
+                r = await fresh.get(f"/api/polls/{poll_id}/results")
+                assert r.status == 200
+                reads += 1
+    finally:
+        fresh.close()
+    inserts1, selects1 = await counters(cluster, "Com_insert"), await counters(cluster, "Com_select")
+    # 20 ballots: each inserts a ballot row and upserts counters, on the primary.
+    assert inserts1["primary"] - inserts0["primary"] >= 20
+    replica_selects = sum(selects1[n] - selects0[n] for n in ("replica1", "replica2"))
+    assert replica_selects >= reads, (selects0, selects1)
+    assert selects1["replica1"] > selects0["replica1"] and selects1["replica2"] > selects0["replica2"]
+    # Replicas only replicate; the app never writes there (and could not: read_only).
+    for n in ("replica1", "replica2"):
+        assert inserts1[n] == inserts0[n]
+
+
+async def test_500_concurrent_voters_exact_and_live(cluster: LocalCluster, api: Api) -> None:
+    poll = await api.create_poll(questions=[
+        {"text": "Pick", "kind": "single", "options": [{"label": "A"}, {"label": "B"}]},
+        {"text": "Any", "kind": "multiple", "min_choices": 0,
+         "options": [{"label": "X"}, {"label": "Y"}, {"label": "Z"}]}])
+    poll_id = poll["poll"]["id"]
+    feeds = await feeds_on_every_backend(cluster, poll_id)
+    ballots = []
+    for i in range(500):
+        ballots.append({"q1": ["o1" if i % 3 else "o2"],
+                        "q2": [o for o, on in (("o3", i % 2 == 0), ("o4", i % 5 == 0),
+                                               ("o5", True)) if on]})
+    sem = asyncio.Semaphore(250)
+
+    async def one(choices: dict[str, list[str]]) -> int:
+        async with sem:
+            return await vote(api, poll_id, choices)
+
+    statuses = await asyncio.gather(*(one(b) for b in ballots))
+    assert statuses.count(201) == 500, {s: statuses.count(s) for s in set(statuses)}
+    expected = {"o1": 0, "o2": 0, "o3": 0, "o4": 0, "o5": 0}
+    for b in ballots:
+        for picks in b.values():
+            for o in picks:
+                expected[o] += 1
+    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    assert results["total"] == 500
+    got = {**results["questions"][0]["counts"], **results["questions"][1]["counts"]}
+    assert got == expected
+    stored = await asyncio.to_thread(
+        cluster.primary.query, "SELECT COUNT(*) FROM voting.ballots WHERE poll_id = %s", [poll_id])
+    assert stored[0][0] == 500
+    for name, feed in feeds.items():
+        last = await feed.wait_for(lambda f: f["type"] == "tally" and f["seq"] == results["seq"],
+                                   timeout=15)
+        assert last["questions"] == results["questions"] and last["total"] == 500, name
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert all(a < b for a, b in zip(seqs, seqs[1:])), (name, seqs)
+        assert feed.of(poll_id, "snapshot", "tally")[-1] == last
+        await feed.close()
+
+
+def set_replica_delay(cluster: LocalCluster, seconds: int) -> None:
+    for node in cluster.replicas:
+        node.execute("STOP SLAVE", f"CHANGE MASTER TO MASTER_DELAY = {int(seconds)}", "START SLAVE")
+
+
+async def test_read_your_writes_while_replicas_lag(cluster: LocalCluster, api: Api) -> None:
+    # Replicas apply everything a second late: stale, yet within max_replica_lag (2 s).
+    await asyncio.to_thread(set_replica_delay, cluster, 1)
+    try:
+        base = (await api.create_poll(allow_revote=True))["poll"]["id"]
+        await asyncio.to_thread(cluster.wait_replicated, 30)
+        failures: list[str] = []
+        sem = asyncio.Semaphore(25)
+
+        async def create_and_read(i: int) -> None:
+            async with sem:
+                s = api.session()
+                created = await s.post("/api/polls", {"title": f"ryw {i}", "questions": [
+                    {"text": "Q", "options": [{"label": "a"}, {"label": "b"}]}]})
+                assert created.status == 201
+                pid = created.json["poll"]["id"]
+                r = await s.get(f"/api/polls/{pid}")
+                if r.status != 200 or r.json["poll"]["title"] != f"ryw {i}":
+                    failures.append(f"poll {i}: {r.status}")
+
+        async def vote_and_read(i: int) -> None:
+            async with sem:
+                s = api.session()
+                await s.voter()
+                choice = "o1" if i % 2 else "o2"
+                r = await s.post(f"/api/polls/{base}/ballots", {"choices": {"q1": [choice]}})
+                assert r.status == 201, r.body
+                mine = await s.get(f"/api/polls/{base}/ballot")
+                if mine.status != 200 or mine.json["ballot"]["choices"] != {"q1": [choice]}:
+                    failures.append(f"ballot {i}: {mine.status}")
+                res = await s.get(f"/api/polls/{base}/results")
+                if res.status != 200 or res.json["seq"] < 1:
+                    failures.append(f"results {i}: {res.status}")
+
+        async def tally_includes_mine(i: int) -> None:
+            # Revote moves one count; a read at once must show this client's latest choice.
+            async with sem:
+                s = api.session()
+                await s.voter()
+                r1 = await s.post(f"/api/polls/{base}/ballots", {"choices": {"q1": ["o1"]}})
+                assert r1.status == 201
+                before = (await s.get(f"/api/polls/{base}/results")).json
+                r2 = await s.post(f"/api/polls/{base}/ballots", {"choices": {"q1": ["o2"]}})
+                assert r2.status == 200
+                after = (await s.get(f"/api/polls/{base}/results")).json
+                if not after["seq"] > before["seq"]:
+                    failures.append(f"stale tally {i}: {before['seq']} -> {after['seq']}")
+
+        jobs = [create_and_read(i) for i in range(100)] + [vote_and_read(i) for i in range(80)] + \
+            [tally_includes_mine(i) for i in range(20)]
+        await asyncio.gather(*jobs)
+        assert failures == []
+    finally:
+        await asyncio.to_thread(set_replica_delay, cluster, 0)
+
+
+async def read_ok(api: Api, poll_id: str, n: int = 15) -> None:
+    fresh = api.session()
+    fresh.keep_cookies = False
+    for _ in range(n):
+        r = await fresh.get(f"/api/polls/{poll_id}/results")
+        assert r.status == 200, r.body
+
+
+async def test_one_replica_down_reads_still_work(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    await asyncio.to_thread(cluster.stop, "replica1")
+    try:
+        await read_ok(api, poll_id, 30)
+        assert await vote(api, poll_id, {"q1": ["o1"]}) == 201
+    finally:
+        await asyncio.to_thread(ensure_up, cluster)
+    # Its return is noticed: it serves reads again.
+    before = await asyncio.to_thread(status_counter, cluster, "replica1", "Com_select")
+
+    async def replica1_serves() -> bool:
+        await read_ok(api, poll_id, 10)
+        return await asyncio.to_thread(status_counter, cluster, "replica1", "Com_select") > before + 5
+    await eventually(replica1_serves, timeout=20)
+
+
+async def test_both_replicas_down_reads_from_primary(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    await asyncio.to_thread(cluster.stop, "replica1")
+    await asyncio.to_thread(cluster.stop, "replica2")
+    try:
+        before = await asyncio.to_thread(status_counter, cluster, "primary", "Com_select")
+        await read_ok(api, poll_id, 30)
+        after = await asyncio.to_thread(status_counter, cluster, "primary", "Com_select")
+        assert after - before >= 30
+        assert await vote(api, poll_id, {"q1": ["o2"]}) == 201
+    finally:
+        await asyncio.to_thread(ensure_up, cluster)
+
+
+async def test_redis_down_ballots_counted_feeds_resume(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    feeds = await feeds_on_every_backend(cluster, poll_id)
+    await asyncio.to_thread(cluster.stop, "redis")
+    try:
+        statuses = await asyncio.gather(*(vote(api, poll_id, {"q1": ["o3"]}) for _ in range(30)))
+        assert statuses == [201] * 30
+    finally:
+        await asyncio.to_thread(ensure_up, cluster)
+    statuses = await asyncio.gather(*(vote(api, poll_id, {"q1": ["o1"]}) for _ in range(10)))
+    assert statuses == [201] * 10
+    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    assert results["total"] == 40
+    assert results["questions"][0]["counts"] == {"o1": 10, "o2": 0, "o3": 30}
+    for name, feed in feeds.items():
+        last = await feed.wait_for(lambda f: f.get("seq") == results["seq"], timeout=20)
+        assert last["questions"] == results["questions"], name
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert all(a < b for a, b in zip(seqs, seqs[1:])), (name, seqs)
+        await feed.close()
+
+
+async def test_backend_killed_clients_reconnect_elsewhere(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    feed = await Feed.connect(ws_url(cluster))
+    victim = (await feed.wait_for(lambda f: f["type"] == "hello"))["server"]
+    feed.send({"type": "subscribe", "poll": poll_id})
+    await feed.wait_for(lambda f: f["type"] == "snapshot")
+    await asyncio.to_thread(cluster.kill, victim, signal.SIGKILL)
+    try:
+        await eventually(lambda: _closed(feed), timeout=10)
+        # Votes keep flowing through nginx to the living backends.
+        statuses = await asyncio.gather(*(vote(api, poll_id, {"q1": ["o2"]}) for _ in range(12)))
+        assert statuses == [201] * 12
+        again = await Feed.connect(ws_url(cluster))
+        hello = await again.wait_for(lambda f: f["type"] == "hello")
+        assert hello["server"] != victim
+        again.send({"type": "subscribe", "poll": poll_id})
+        snap = await again.wait_for(lambda f: f["type"] == "snapshot")
+        results = (await api.get(f"/api/polls/{poll_id}/results")).json
+        assert snap["total"] == results["total"] == 12
+        assert snap["questions"] == results["questions"]
+        await again.close()
+    finally:
+        await feed.close()
+        await asyncio.to_thread(ensure_up, cluster)
+
+
+async def _closed(feed: Feed) -> bool:
+    return feed.closed
+
+
+async def test_primary_down_writes_503_then_recover(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    await asyncio.to_thread(cluster.wait_replicated)
+    await asyncio.to_thread(cluster.stop, "primary")
+    try:
+        r = await api.post("/api/polls", {"title": "t", "questions": [
+            {"text": "q", "options": [{"label": "a"}, {"label": "b"}]}]}, timeout=15)
+        assert r.status == 503 and r.error_code == "storage_unavailable", r.body
+        s = api.session()
+        tok = await s.voter()
+        r = await s.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}}, timeout=15)
+        assert r.status == 503 and r.error_code == "storage_unavailable", r.body
+        # Reads keep being served by the replicas.
+        await read_ok(api, poll_id, 10)
+    finally:
+        await asyncio.to_thread(ensure_up, cluster)
+
+    async def write_ok() -> bool:
+        r = await s.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}},
+                         headers={"X-Voter-Token": tok})
+        return r.status == 201
+    await eventually(write_ok, timeout=20, interval=0.2)
+    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    assert results["total"] == 1

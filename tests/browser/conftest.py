@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,12 +44,11 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[object]:
+async def browser() -> AsyncIterator[Browser]:
     exe = chromium_path()
     if exe is None:
         pytest.fail("chromium is not installed (apt-get install chromium)")
-    async_api = pytest.importorskip("playwright.async_api")
-    async with async_api.async_playwright() as pw:
+    async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         try:
             yield browser

@@ -31,7 +31,11 @@ function describedBy(...ids: (string | false | undefined)[]): string | undefined
 
 function Counter({ value, max }: { value: string; max: number }) {
   const n = [...value].length;
-  return <span className={`counter ${n > max ? 'counter-over' : ''}`}>{`${n}/${max}`}</span>;
+  return (
+    <span className={`counter ${n > max ? 'counter-over' : ''}`} aria-hidden="true">
+      {`${n}/${max}`}
+    </span>
+  );
 }
 
 export function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse) => void }) {

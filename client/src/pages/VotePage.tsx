@@ -150,12 +150,12 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
 
   const checkBallot = useCallback(
     async (withCode: string | null) => {
-      setPhase('checking');
-      setError(null);
       if (codes && !withCode) {
-        setPhase('need-code');
+        setPhase('need-code'); // keeps the error that sent us here (invalid code, …)
         return;
       }
+      setPhase('checking');
+      setError(null);
       for (let tries = 0; tries < 2; tries++) {
         try {
           if (!codes) await ensureVoter(tries > 0);

@@ -108,6 +108,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--voters", type=int, default=1000)
     b.add_argument("--concurrency", type=int, default=100)
     b.add_argument("--subscribers", type=int, default=50)
+    b.add_argument("--options", type=int, default=4)
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -145,3 +145,23 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         yield sp
     finally:
         stop_process(sp.proc)
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real local cluster (the code of `voting cluster up`), shared by the session.
+
+    Tests that stop parts of it bring them back with `cluster.up()` (idempotent)."""
+    for binary in ("mariadbd", "mariadb-install-db", "redis-server", "nginx"):
+        require_binary(binary, f"/usr/sbin/{binary}", f"/usr/bin/{binary}")
+    from voting.cluster import LocalCluster
+    state = tmp_path_factory.mktemp("cluster")
+    env = dict(os.environ)
+    env["VOTING_SERVER__SECRET"] = "test-secret-" + "x" * 24
+    cluster = LocalCluster(state, config_path=ROOT / "config" / "cluster.yml", port=0, backends=3,
+                           replica_durable=False, environ=env)
+    try:
+        cluster.up()
+        yield cluster
+    finally:
+        cluster.down(purge=True)

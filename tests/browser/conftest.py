@@ -1,7 +1,7 @@
 """Browser-test fixtures: Debian's chromium driven by Python playwright (no browser download).
 
-The server comes from the `embedded_server` fixture (tests/conftest.py), whose `.url` is the
-only base URL these tests use, so the same tests can run against the cluster.
+The server comes from `client_server`: once the embedded server (`voting serve`), once the
+local cluster through nginx; `.url` is the only base URL these tests use.
 """
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -54,3 +55,11 @@ async def browser() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture(params=["embedded", "cluster"])
+def client_server(request: pytest.FixtureRequest) -> Any:
+    """The web client as served in embedded mode, and through nginx in the cluster."""
+    if request.param == "embedded":
+        return request.getfixturevalue("embedded_server")
+    return request.getfixturevalue("local_cluster")

@@ -85,9 +85,10 @@ def bar(page: Page, option: str) -> Any:
 
 
 async def test_create_vote_live_results_close(
-    embedded_server: Any, browser: Browser, artifacts_dir: Path
+    client_server: Any, browser: Browser, artifacts_dir: Path
 ) -> None:
-    base_url = str(embedded_server.url).rstrip("/")
+    base_url = str(client_server.url).rstrip("/")
+    label = "cluster" if hasattr(client_server, "backend_names") else "embedded"
     errors: list[str] = []
     contexts: list[BrowserContext] = []
     try:
@@ -147,8 +148,8 @@ async def test_create_vote_live_results_close(
         await expect(present.get_by_test_id("connection")).to_have_attribute("data-state", "live")
 
         await expect(p1.get_by_test_id("connection")).to_have_attribute("data-state", "live")
-        await p1.screenshot(path=str(artifacts_dir / "vote-page.png"), full_page=True)
-        await present.screenshot(path=str(artifacts_dir / "presenter.png"))
+        await p1.screenshot(path=str(artifacts_dir / f"{label}-vote-page.png"), full_page=True)
+        await present.screenshot(path=str(artifacts_dir / f"{label}-presenter.png"))
 
         # The organizer closes the poll; every open page learns it live.
         await org_page.get_by_test_id("close-poll").click()
@@ -157,8 +158,8 @@ async def test_create_vote_live_results_close(
             await expect(page.get_by_test_id("status-pill")).to_have_text(re.compile("closed", re.I))
         await expect(p1.get_by_test_id("closed-banner")).to_be_visible()
         await expect(p2.get_by_test_id("closed-banner")).to_be_visible()
-        await p1.screenshot(path=str(artifacts_dir / "vote-page-closed.png"), full_page=True)
-        await present.screenshot(path=str(artifacts_dir / "presenter-closed.png"))
+        await p1.screenshot(path=str(artifacts_dir / f"{label}-vote-page-closed.png"), full_page=True)
+        await present.screenshot(path=str(artifacts_dir / f"{label}-presenter-closed.png"))
 
         assert not errors, errors
     finally:

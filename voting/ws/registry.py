@@ -47,6 +47,7 @@ class PollFeed:
     poll: Poll
     subs: dict[int, Subscription] = field(default_factory=dict)
     dirty: bool = False
+    resync: bool = False  # the relay was down: the next frame is a fresh snapshot
     task: asyncio.Task[None] | None = None
     last_read: float = 0.0
 
@@ -184,7 +185,8 @@ class Registry:
         self._mark_dirty(poll_id)
 
     def on_resync(self) -> None:
-        for poll_id in list(self.feeds):
+        for poll_id, feed in list(self.feeds.items()):
+            feed.resync = True
             self._mark_dirty(poll_id)
 
     def _mark_dirty(self, poll_id: str) -> None:
@@ -215,12 +217,14 @@ class Registry:
             self._send_tally(feed, tally)
 
     def _send_tally(self, feed: PollFeed, tally: Tally) -> None:
+        frame_type = "snapshot" if feed.resync else "tally"
+        feed.resync = False
         frames: dict[bool, str] = {}
         for s in feed.subs.values():
             if tally.seq <= s.last_seq:
-                continue
+                continue  # nothing missed: seq only grows on a connection
             visible = counts_visible(feed.poll, tally.status, s.admin)
             if visible not in frames:
-                frames[visible] = dumps(tally_frame("tally", feed.poll, tally, visible))
+                frames[visible] = dumps(tally_frame(frame_type, feed.poll, tally, visible))
             s.last_seq = tally.seq
-            s.subscriber.outbox.put("tally", frames[visible], coalesce_key=feed.poll.id)
+            s.subscriber.outbox.put(frame_type, frames[visible], coalesce_key=feed.poll.id)

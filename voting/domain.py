@@ -139,7 +139,9 @@ def _has_control(text: str, allow_newlines: bool = False) -> bool:
 
 def _text(obj: dict[str, Any], key: str, where: str, lo: int, hi: int, default: str | None = None,
           multiline: bool = False) -> str:
-    value = obj.get(key, default)
+    value = obj.get(key)
+    if value is None:  # absent or null: the default, if the field has one
+        value = default
     if value is None:
         raise _invalid(f"{where}{key} is required.")
     if not isinstance(value, str):
@@ -227,7 +229,9 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
             raise _invalid(f"questions[{qi - 1}] must be an object.")
         _check_unknown(q, QUESTION_FIELDS, f"questions[{qi - 1}]")
         text = _text(q, "text", where, 1, QUESTION_TEXT_MAX)
-        kind = q.get("kind", "single")
+        kind = q.get("kind")
+        if kind is None:
+            kind = "single"
         if kind not in ("single", "multiple"):
             raise _invalid(f"{where}kind must be single or multiple.")
         options_in = q.get("options")

@@ -7,7 +7,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from voting import domain
 from voting.domain import Poll, Tally
@@ -69,14 +69,15 @@ class PollService:
     # --- polls -----------------------------------------------------------
     async def create_poll(self, body: Any, idem_key: str | None, caller: str) -> Reply:
         now = domain.now_ms()
-        poll = domain.validate_poll(body, new_poll_id(), now)
         idem = None
         if idem_key is not None:
+            # Replay first: a retry gets its first answer even once its closes_at has passed.
             idem = IdempotencyRecord(idempotency_key_hash("/api/polls", caller, idem_key),
                                      request_hash(body), 201)
             replay = await self._replay(idem, now)
             if replay is not None:
                 return replay
+        poll = domain.validate_poll(body, new_poll_id(), now)
         poll.token_salt = new_salt()
         admin_token = self.signer.admin_token(poll.id, poll.token_salt)
         poll.admin_hash = sha256_hex(admin_token)
@@ -213,23 +214,37 @@ class PollService:
         return key, None
 
     async def cast_ballot(self, poll_id: str, body: Any, voter_token: str | None,
-                          idem_key: str | None, pos: str | None) -> Reply:
+                          idem_key: str | None, pos: str | None,
+                          admit: Callable[[], None] | None = None) -> Reply:
+        """`admit` raises when the caller is over its rate limit (ApiError 429)."""
         ballot = domain.parse_ballot(body)
         poll = await self.get_poll(poll_id, None, pos)
         voter_key, c_hash = await self._voter(poll, voter_token, ballot.code)
         choices = domain.validate_choices(poll, ballot.choices)
         now = domain.now_ms()
-        if poll.is_closed(now):
-            self.metrics.ballots.labels("poll_closed").inc()
-            raise PollClosed()
         idem = None
         if idem_key is not None:
+            # Replay before the closed check: a retry gets its first answer after the close too.
             idem = IdempotencyRecord(
                 idempotency_key_hash(f"/api/polls/{poll_id}/ballots", voter_key, idem_key),
                 request_hash(body))
             replay = await self._replay(idem, now)
             if replay is not None:
                 return replay
+        if poll.is_closed(now):
+            self.metrics.ballots.labels("poll_closed").inc()
+            raise PollClosed()
+        if admit is not None:
+            try:
+                admit()
+            except ApiError:
+                if not poll.allow_revote and \
+                        await self.storage.get_ballot(poll_id, voter_key, pos) is not None:
+                    repeat = CodeUsed() if c_hash is not None else AlreadyVoted()
+                    self.metrics.ballots.labels(repeat.code).inc()
+                    raise repeat from None
+                self.metrics.ballots.labels("rate_limited").inc()
+                raise
         receipt = new_receipt()
         if idem is not None:
             idem.body = json.dumps({"ballot": {"poll_id": poll_id, "choices": choices,

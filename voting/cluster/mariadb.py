@@ -10,8 +10,10 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -76,7 +78,9 @@ class MariaDBNode:
     def install_argv(self) -> list[str]:
         argv = [binary("mariadb-install-db"), "--no-defaults", f"--datadir={self.datadir}",
                 "--auth-root-authentication-method=normal", "--skip-test-db",
-                "--skip-name-resolve"]
+                "--skip-name-resolve",
+                # Its own tmpdir: parallel installs sharing /tmp collide on temp table names.
+                f"--tmpdir={self.tmpdir}"]
         if os.geteuid() == 0:
             argv.append("--user=root")
         return argv
@@ -120,27 +124,39 @@ class MariaDBNode:
 
     def connect(self, user: str = "root", password: str = "", database: str | None = None,
                 tcp: bool = False, timeout: float = 2.0, dict_rows: bool = False,
-                autocommit: bool = True) -> pymysql.connections.Connection[Any]:
+                autocommit: bool = True, read_timeout: float = 30.0) -> pymysql.connections.Connection[Any]:
         """A PyMySQL connection: root over the socket by default, or TCP on 127.0.0.1."""
         kwargs: dict[str, Any] = dict(user=user, password=password, database=database,
-                                      connect_timeout=timeout, read_timeout=30, write_timeout=30,
+                                      connect_timeout=timeout, read_timeout=read_timeout,
+                                      write_timeout=read_timeout,
                                       autocommit=autocommit, charset="utf8mb4")
         if dict_rows:
             kwargs["cursorclass"] = pymysql.cursors.DictCursor
         if tcp:
             return pymysql.connect(host="127.0.0.1", port=self.port, **kwargs)
-        return pymysql.connect(unix_socket=str(self.socket), **kwargs)
+        # PyMySQL leaks its Unix socket when connect() itself fails: connect it here.
+        conn = pymysql.connect(unix_socket=str(self.socket), defer_connect=True, **kwargs)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(str(self.socket))
+        except OSError as exc:
+            sock.close()
+            raise pymysql.err.OperationalError(2002, f"Can't connect to {self.socket}: {exc}") from None
+        conn.connect(sock)
+        return conn
 
-    def query(self, sql: str, args: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, args: Sequence[Any] | None = None,
+              timeout: float = 30.0) -> list[tuple[Any, ...]]:
         """Run one statement as root; the rows it returns."""
-        with self.connect() as conn, conn.cursor() as cur:
+        with self.connect(read_timeout=timeout) as conn, conn.cursor() as cur:
             cur.execute(sql, args)
             return list(cur.fetchall())
 
-    def query_dicts(self, sql: str) -> list[dict[str, Any]]:
-        with self.connect(dict_rows=True) as conn, conn.cursor() as cur:
+    def query_dicts(self, sql: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        with self.connect(dict_rows=True, read_timeout=timeout) as conn, conn.cursor() as cur:
             cur.execute(sql)
-            return list(cur.fetchall())  # type: ignore[arg-type]
+            return list(cur.fetchall())
 
     def execute(self, *statements: str) -> None:
         """Run statements as root on one connection, in order."""
@@ -149,9 +165,9 @@ class MariaDBNode:
                 cur.execute(stmt)
 
     def ready(self) -> bool:
-        with self.connect(timeout=1.0) as conn, conn.cursor() as cur:
+        with self.connect(timeout=1.0, read_timeout=2.0) as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
-            return cur.fetchone() == (1,)
+            return bool(cur.fetchone() == (1,))
 
     def source_file(self, path: Path, database: str) -> None:
         """Apply a SQL file as root with the mariadb client over the socket."""
@@ -229,8 +245,8 @@ def create_database(primary: MariaDBNode, database: str) -> None:
                     "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
 
 
-def slave_status(node: MariaDBNode) -> dict[str, Any] | None:
-    rows = node.query_dicts("SHOW SLAVE STATUS")
+def slave_status(node: MariaDBNode, timeout: float = 30.0) -> dict[str, Any] | None:
+    rows = node.query_dicts("SHOW SLAVE STATUS", timeout=timeout)
     return rows[0] if rows else None
 
 
@@ -279,37 +295,37 @@ def parse_gtid_pos(pos: str) -> dict[int, int]:
     return out
 
 
-def gtid_binlog_pos(node: MariaDBNode) -> str:
-    return str(node.query("SELECT @@GLOBAL.gtid_binlog_pos")[0][0] or "")
+def gtid_binlog_pos(node: MariaDBNode, timeout: float = 30.0) -> str:
+    return str(node.query("SELECT @@GLOBAL.gtid_binlog_pos", timeout=timeout)[0][0] or "")
 
 
-def caught_up(primary_pos: str, replica: MariaDBNode) -> bool:
+def caught_up(primary_pos: str, replica: MariaDBNode, timeout: float = 30.0) -> bool:
     want = parse_gtid_pos(primary_pos)
-    have = parse_gtid_pos(str(replica.query("SELECT @@GLOBAL.gtid_slave_pos")[0][0] or ""))
+    have = parse_gtid_pos(str(replica.query("SELECT @@GLOBAL.gtid_slave_pos", timeout=timeout)[0][0] or ""))
     return all(have.get(domain, -1) >= seq for domain, seq in want.items())
 
 
 def wait_caught_up(primary: MariaDBNode, replicas: Sequence[MariaDBNode], timeout: float) -> None:
     pos = gtid_binlog_pos(primary)
     for replica in replicas:
-        wait_until(lambda r=replica: caught_up(pos, r), timeout,  # type: ignore[misc]
+        wait_until(partial(caught_up, pos, replica), timeout,
                    f"{replica.name} catching up with the primary (GTID {pos})", replica.log_path)
 
 
-def lag_ms(primary: MariaDBNode | None, replica: MariaDBNode) -> int | None:
+def lag_ms(primary: MariaDBNode | None, replica: MariaDBNode, probe_timeout: float = 2.0) -> int | None:
     """Replica lag in ms: 0 when it has applied the primary's GTID position,
     else Seconds_Behind_Master; None when it is not replicating."""
     try:
-        status = slave_status(replica)
-    except pymysql.MySQLError:
+        status = slave_status(replica, timeout=probe_timeout)
+    except (pymysql.MySQLError, OSError):
         return None
     if not status or status.get("Slave_SQL_Running") != "Yes":
         return None
     if primary is not None:
         try:
-            if caught_up(gtid_binlog_pos(primary), replica):
+            if caught_up(gtid_binlog_pos(primary, probe_timeout), replica, probe_timeout):
                 return 0
-        except pymysql.MySQLError:
+        except (pymysql.MySQLError, OSError):
             pass  # primary down: fall back to the replica's own estimate
     sbm = status.get("Seconds_Behind_Master")
     if sbm is None:

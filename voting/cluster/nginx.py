@@ -6,6 +6,9 @@ names, nginx's own ``$variables`` untouched) and refuses to leave one unset.
 """
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import re
 import shutil
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Mapping, Sequence
 
 from .proc import ClusterError, run
 
+TEMPLATE = Path("nginx/nginx.conf.template")  # relative to the repo; compose uses it too
 PLACEHOLDER = re.compile(r"\$\{(VOTING_[A-Z0-9_]+)\}")
 
 # Every placeholder the template uses; the compose file must set all of them.
@@ -28,7 +32,7 @@ VARIABLES = (
 
 
 def template_path(repo: Path) -> Path:
-    return repo / "nginx" / "nginx.conf.template"
+    return repo / TEMPLATE
 
 
 def placeholders(template: str) -> set[str]:
@@ -84,12 +88,23 @@ def write_config(repo: Path, run_dir: Path, values: Mapping[str, str]) -> Path:
     return conf
 
 
+def global_directives() -> str:
+    """`-g` directives: in the foreground; started as root, workers keep the
+    cluster owner's identity so they can read the client files and the state
+    directory (which may be private to that user) instead of falling back to nobody."""
+    directives = "daemon off;"
+    if os.geteuid() == 0:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(os.getegid()).gr_name
+        directives += f" user {user} {group};"
+    return directives
+
+
 def argv(run_dir: Path, conf: Path, log_dir: Path) -> list[str]:
     return [nginx_binary(), "-p", str(run_dir), "-c", str(conf),
-            "-e", str(log_dir / "nginx-error.log"), "-g", "daemon off;"]
+            "-e", str(log_dir / "nginx-error.log"), "-g", global_directives()]
 
 
 def check_config(run_dir: Path, conf: Path, log_dir: Path) -> None:
     """nginx -t on the rendered file; raises with nginx's message."""
-    cmd = argv(run_dir, conf, log_dir)
-    run(cmd[:-2] + ["-t", "-q", "-g", "daemon off;"], "nginx -t", timeout=30)
+    run(argv(run_dir, conf, log_dir) + ["-t", "-q"], "nginx -t", timeout=30)

@@ -87,11 +87,12 @@ def is_alive(pid: int | None, exe: str | None = None) -> bool:
         pass  # exists, owned by someone else: check /proc below
     proc_dir = Path("/proc") / str(pid)
     if not proc_dir.is_dir():
-        return True  # no procfs: trust kill(0)
+        return pid in _CHILDREN or not Path("/proc/self").is_dir()
     try:
         stat = (proc_dir / "stat").read_text()
         state = stat.rsplit(")", 1)[1].split()[0]
         if state in ("Z", "X"):
+            _reap(pid)  # it exited between the checks
             return False
         if exe:
             cmdline = (proc_dir / "cmdline").read_bytes().split(b"\0")[0].decode("utf-8", "replace")
@@ -99,7 +100,7 @@ def is_alive(pid: int | None, exe: str | None = None) -> bool:
             if first and not (first.startswith(exe) or exe.startswith(first)):
                 return False
     except (OSError, IndexError):
-        return False
+        return pid in _CHILDREN and _CHILDREN[pid].poll() is None
     return True
 
 
@@ -111,22 +112,21 @@ def send_signal(pid: int, sig: int) -> None:
 
 
 def wait_dead(pid: int, timeout: float) -> bool:
-    """Wait until pid is gone; True if it is."""
+    """Wait until pid is gone (and reaped, if it is our child); True if it is."""
     deadline = time.monotonic() + timeout
-    while True:
-        proc = _CHILDREN.get(pid)
-        if proc is not None:
-            try:
-                proc.wait(timeout=max(0.0, min(0.1, deadline - time.monotonic())))
-            except subprocess.TimeoutExpired:
-                pass
-        if not is_alive(pid):
-            _CHILDREN.pop(pid, None)
-            return True
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        try:
+            proc.wait(timeout=max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            return False
+        _CHILDREN.pop(pid, None)
+        return True
+    while is_alive(pid):
         if time.monotonic() >= deadline:
             return False
-        if proc is None:
-            time.sleep(0.05)
+        time.sleep(0.05)
+    return True
 
 
 def terminate(pid: int, sig: int = signal.SIGTERM, timeout: float = 30.0,
@@ -136,11 +136,27 @@ def terminate(pid: int, sig: int = signal.SIGTERM, timeout: float = 30.0,
         _reap(pid)
         return
     send_signal(pid, sig)
+    if sig != signal.SIGKILL:
+        send_signal(pid, signal.SIGCONT)  # a stopped (SIGSTOP) process acts on it too
     if wait_dead(pid, timeout):
         return
     send_signal(pid, signal.SIGKILL)
     if not wait_dead(pid, 10.0):
         raise ClusterError(f"process {pid} did not exit after SIGKILL")
+
+
+def stop_all(targets: Sequence[tuple[int | None, int, str | None]], timeout: float) -> None:
+    """Signal several processes at once ((pid, signal, exe) each), wait, SIGKILL stragglers."""
+    live = [(pid, sig, exe) for pid, sig, exe in targets if pid and is_alive(pid, exe)]
+    for pid, sig, _ in live:
+        send_signal(pid, sig)
+        send_signal(pid, signal.SIGCONT)  # a stopped (SIGSTOP) process acts on it too
+    deadline = time.monotonic() + timeout
+    for pid, _, _ in live:
+        if not wait_dead(pid, max(0.0, deadline - time.monotonic())):
+            send_signal(pid, signal.SIGKILL)
+            if not wait_dead(pid, 10.0):
+                raise ClusterError(f"process {pid} did not exit after SIGKILL")
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str,

@@ -27,10 +27,10 @@ STATE_FILE = "cluster.json"
 SECRETS_FILE = "secrets.env"
 STATE_VERSION = 1
 
-# Secrets kept for a local cluster. The first three are the server's config
-# keys (environment overrides); the replication and nothing else reads REPL_PASSWORD.
-SECRET_KEYS = ("VOTING_SERVER__SECRET", "VOTING_STORAGE__PASSWORD", "REPL_PASSWORD")
-OPTIONAL_SECRET_KEYS = ("VOTING_BROKER__REDIS_PASSWORD",)
+# Secrets kept for a local cluster: the server's config keys (as environment
+# overrides), and REPL_PASSWORD, which only the replicas use.
+SECRET_KEYS = ("VOTING_SERVER__SECRET", "VOTING_STORAGE__PASSWORD",
+               "VOTING_BROKER__REDIS_PASSWORD", "REPL_PASSWORD")
 
 
 @dataclass
@@ -79,6 +79,7 @@ def load_state(state_dir: Path) -> ClusterState | None:
 def save_state(state_dir: Path, state: ClusterState) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".cluster.", suffix=".json")
+    os.fchmod(fd, 0o644)  # ports and pids only; the secrets are in secrets.env
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(state.to_json(), f, indent=2, sort_keys=True)
         f.write("\n")
@@ -123,10 +124,6 @@ def load_secrets(state_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key in SECRET_KEYS:
         out[key] = environ.get(key) or stored.get(key) or secrets.token_urlsafe(24)
-    for key in OPTIONAL_SECRET_KEYS:
-        value = environ.get(key) or stored.get(key)
-        if value:
-            out[key] = value
     if out != stored:
         write_secrets(path, out)
     return out

@@ -64,6 +64,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self._chunks: list[bytes] = []
         self._body_size = 0
         self._counted = False
+        self._retry_after: str | None = None  # for a 429 (send_error clears headers set before)
 
     def on_finish(self) -> None:
         self._release()
@@ -80,10 +81,13 @@ class BaseHandler(tornado.web.RequestHandler):
     def body_limit(self) -> int:
         return int(self.config["server"]["max_body_bytes"])
 
+    def set_default_headers(self) -> None:
+        # Here rather than in prepare(): error responses clear() the headers back to these.
+        self.set_header("X-Backend", self.backend_name)
+
     def prepare(self) -> None:
         self.settings["voting_inflight"]["n"] += 1
         self._counted = True
-        self.set_header("X-Backend", self.backend_name)
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > HARD_BODY_LIMIT:
             raise self.too_large()
@@ -147,7 +151,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def check_rate(self, bucket: str) -> None:
         limiter = self.limiters[bucket]
         if not limiter.allow(self.client_ip):
-            self.set_header("Retry-After", str(limiter.retry_after()))
+            self._retry_after = str(limiter.retry_after())
             raise ApiError(429, "rate_limited", "Too many requests from your address; "
                                                 "please wait a minute.")
 
@@ -180,6 +184,8 @@ class BaseHandler(tornado.web.RequestHandler):
         else:
             status, code, message = 500, "internal_error", "Something went wrong on our side."
         self.clear_header("Content-Disposition")
+        if status == 429 and self._retry_after:
+            self.set_header("Retry-After", self._retry_after)
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps({"error": {"code": code, "message": message}}))

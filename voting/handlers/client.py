@@ -38,11 +38,15 @@ class ClientPageHandler(BaseHandler):
 class ClientFileHandler(tornado.web.StaticFileHandler):
     """Built assets; a missing file is the usual JSON 404."""
 
+    def set_default_headers(self) -> None:
+        self.set_header("X-Backend", self.settings["voting_config"]["server"]["name"])
+
     def write_error(self, status_code: int, **kwargs: object) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        code = "not_found" if status_code == 404 else "method_not_allowed" \
-            if status_code == 405 else "bad_request"
-        self.finish({"error": {"code": code, "message": "No such file."}})
+        code, message = {404: ("not_found", "No such file."),
+                         405: ("method_not_allowed", "This method is not allowed here.")}.get(
+            status_code, ("bad_request", "Bad request."))
+        self.finish({"error": {"code": code, "message": message}})
 
     def set_extra_headers(self, path: str) -> None:
         if path.startswith("assets/"):

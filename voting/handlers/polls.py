@@ -38,7 +38,7 @@ class PollsHandler(ApiHandler):
             if name not in allowed:
                 raise ApiError(422, "invalid_query", f"Unknown query parameter {name!r}.")
         raw_limit = self.get_query_argument("limit", "20")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 100:
             raise ApiError(422, "invalid_query", "limit must be an integer from 1 to 100.")
         cursor = self.get_query_argument("cursor", None) or None
         if cursor is not None and len(cursor) > 200:
@@ -123,10 +123,12 @@ class BallotsHandler(ApiHandler):
 
     async def post(self, poll_id: str) -> None:
         check_poll_id(poll_id)
-        self.check_rate("ballots")
         body = self.json_body("invalid_ballot")
         key = self.idempotency_key()
-        reply = await self.service.cast_ballot(poll_id, body, self.voter_token, key, self.read_pos)
+        # The service admits the ballot against the rate limit only once it knows it is not a
+        # repeat: a voter's repeated ballot gets 409, not 429 (DESIGN.md §4).
+        reply = await self.service.cast_ballot(poll_id, body, self.voter_token, key, self.read_pos,
+                                               admit=lambda: self.check_rate("ballots"))
         self.write_reply(reply)
 
 

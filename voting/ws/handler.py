@@ -35,8 +35,24 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
     def connections(self) -> set["FeedSocket"]:
         return self.settings["voting_connections"]  # type: ignore[no-any-return]
 
-    def prepare(self) -> None:
+    def set_default_headers(self) -> None:
         self.set_header("X-Backend", self.settings["voting_config"]["server"]["name"])
+
+    async def get(self, *args: str, **kwargs: str) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            # Tornado would answer in plain text; every HTTP error here is the JSON shape.
+            self.set_status(400)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(dumps({"error": {"code": "bad_request",
+                                         "message": "GET /ws needs a WebSocket upgrade."}}))
+            return
+        await super().get(*args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        code = {405: "method_not_allowed"}.get(status_code, "bad_request")
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dumps({"error": {"code": code, "message": "The live feed is GET /ws "
+                                                            "with a WebSocket upgrade."}}))
 
     def check_origin(self, origin: str) -> bool:
         # The feed carries only what GET /results shows; admin access needs the token itself.

@@ -37,6 +37,10 @@ class Outbox:
     def pending(self) -> int:
         return len(self._items)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def put(self, frame_type: str, payload: str, coalesce_key: Hashable | None = None) -> None:
         """Queue a frame; with a coalesce_key an older pending frame of that key is dropped."""
         if self._closed:

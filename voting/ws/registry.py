@@ -123,6 +123,8 @@ class Registry:
             raise SubscribeError(exc.code, exc.message) from None
         if tally is None:
             raise SubscribeError("poll_not_found", "No poll with this id.")
+        if sub.outbox.closed:  # the connection went away while we read: drop() has run already
+            return
         feed = self.feeds.get(poll_id)
         if feed is None:
             feed = self.feeds[poll_id] = PollFeed(poll)

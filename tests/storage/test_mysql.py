@@ -1,0 +1,160 @@
+"""MySQLStorage against a real MariaDB primary + 2 GTID replicas started by the harness
+(the same code as `voting cluster up`): the storage contract plus routing specifics."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+
+import pymysql
+import pytest
+
+from tests.conftest import require_binary
+from tests.storage import contract
+from voting import config as config_mod
+from voting.cluster import ReplicationSet
+from voting.errors import StorageUnavailable
+from voting.storage.mysql import MySQLStorage, decode_pos
+
+pytestmark = pytest.mark.integration
+
+TABLES = ("polls", "ballots", "poll_codes", "tally_slots")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def rs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReplicationSet]:
+    for binary in ("mariadbd", "mariadb-install-db", "mariadb"):
+        require_binary(binary, f"/usr/sbin/{binary}", f"/usr/bin/{binary}")
+    r = ReplicationSet(tmp_path_factory.mktemp("mysql"), schema=True)
+    try:
+        r.up()
+        yield r
+    finally:
+        r.down(purge=True)
+
+
+def storage_config(rs: ReplicationSet, **storage: Any) -> config_mod.Config:
+    keys: dict[str, Any] = {
+        "backend": "mysql", "host": "127.0.0.1", "port": rs.primary_port,
+        "user": rs.app_user, "password": rs.app_password, "database": rs.database,
+        "replicas": [f"127.0.0.1:{p}" for p in rs.replica_ports],
+        "connect_timeout": 1.0, "query_timeout": 5.0}
+    keys.update(storage)
+    return config_mod.load(None, environ={}, overrides={
+        "server": {"name": "storage-test", "mode": "cluster", "secret": "s" * 32},
+        "storage": keys})
+
+
+@pytest.fixture
+async def storage(rs: ReplicationSet) -> AsyncIterator[MySQLStorage]:
+    s = MySQLStorage(storage_config(rs))
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def count_rows(rs: ReplicationSet) -> Callable[[str], Awaitable[dict[str, int]]]:
+    async def count(poll_id: str) -> dict[str, int]:
+        out = {}
+        for table in TABLES:
+            column = "id" if table == "polls" else "poll_id"
+            rows = await asyncio.to_thread(
+                rs.primary.query, f"SELECT COUNT(*) FROM {rs.database}.{table} "
+                                  f"WHERE {column} = %s", [poll_id])
+            out[table] = int(rows[0][0])
+        return out
+    return count
+
+
+@pytest.mark.parametrize("check", contract.CHECKS, ids=[c.__name__ for c in contract.CHECKS])
+async def test_contract(storage: MySQLStorage, count_rows: contract.CountRows,
+                        check: Callable[..., Awaitable[None]]) -> None:
+    await check(storage, count_rows)
+
+
+async def test_unique_key_allows_one_ballot_per_voter(storage: MySQLStorage,
+                                                      rs: ReplicationSet) -> None:
+    poll, _ = await contract.make_poll(storage)
+    await contract.cast(storage, poll, "v:dup", {"q1": ["o1"]})
+    with pytest.raises(pymysql.err.IntegrityError):
+        await asyncio.to_thread(
+            rs.primary.query,
+            f"INSERT INTO {rs.database}.ballots (poll_id, voter_key, choices, receipt, "
+            "created_at, updated_at) VALUES (%s, 'v:dup', '{}', 'r', 0, 0)", [poll.id])
+
+
+async def test_app_user_cannot_write_on_a_replica(rs: ReplicationSet) -> None:
+    def try_write() -> None:
+        conn = pymysql.connect(host="127.0.0.1", port=rs.replica_ports[0], user=rs.app_user,
+                               password=rs.app_password, database=rs.database)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO heartbeat (name, ts) VALUES ('intruder', 1)")
+        finally:
+            conn.close()
+    with pytest.raises(pymysql.err.MySQLError) as info:
+        await asyncio.to_thread(try_write)
+    assert info.value.args[0] in (1290, 1142)  # read-only, or no privilege
+
+
+async def test_writes_return_a_position_and_reads_with_it_see_the_write(
+        storage: MySQLStorage, rs: ReplicationSet) -> None:
+    poll, _ = await contract.make_poll(storage)
+    result = await contract.cast(storage, poll, "v:ryw", {"q1": ["o3"]})
+    assert result.pos is not None and decode_pos(result.pos)
+    # Stop applying on both replicas: only the position makes a read fresh.
+    await asyncio.to_thread(_replicas_sql_thread, rs, "STOP")
+    try:
+        result = await contract.cast(storage, poll, "v:ryw2", {"q1": ["o2"]})
+        ballot = await storage.get_ballot(poll.id, "v:ryw2", result.pos)
+        assert ballot is not None and ballot.choices["q1"] == ["o2"]
+        tally = await storage.get_tally(poll.id, result.pos)
+        assert tally is not None and tally.total == 2
+        # Without a position a missing poll is still looked up on the primary before None.
+        fresh_poll, _ = await contract.make_poll(storage)
+        assert await storage.get_poll(fresh_poll.id) is not None
+    finally:
+        await asyncio.to_thread(_replicas_sql_thread, rs, "START")
+
+
+def _replicas_sql_thread(rs: ReplicationSet, verb: str) -> None:
+    for node in rs.replicas:
+        node.execute(f"{verb} SLAVE SQL_THREAD")
+
+
+async def test_reads_go_to_replicas(storage: MySQLStorage, rs: ReplicationSet) -> None:
+    poll, _ = await contract.make_poll(storage)
+    await asyncio.to_thread(rs.wait_replicated)
+
+    def selects() -> list[int]:
+        return [int(n.query("SHOW GLOBAL STATUS LIKE 'Com_select'")[0][1]) for n in rs.replicas]
+    before = await asyncio.to_thread(selects)
+    for _ in range(20):
+        assert await storage.get_tally(poll.id) is not None
+    after = await asyncio.to_thread(selects)
+    assert all(a - b >= 5 for a, b in zip(after, before)), (before, after)
+
+
+async def test_primary_down_is_unavailable_fast_and_recovers(rs: ReplicationSet) -> None:
+    s = MySQLStorage(storage_config(rs))
+    await s.open()
+    try:
+        poll, _ = await contract.make_poll(s)
+        await asyncio.to_thread(rs.wait_replicated)
+        await asyncio.to_thread(rs.stop, "primary")
+        try:
+            with pytest.raises(StorageUnavailable):
+                await asyncio.wait_for(contract.cast(s, poll, "v:down", {"q1": ["o1"]}), 10)
+            # Reads keep coming from the replicas.
+            assert await s.get_poll(poll.id) is not None
+            assert await s.get_tally(poll.id) is not None
+        finally:
+            await asyncio.to_thread(rs.up)
+        result = await contract.cast(s, poll, "v:back", {"q1": ["o1"]})
+        assert result.ballot.choices == {"q1": ["o1"], "q2": []}
+    finally:
+        await s.close()

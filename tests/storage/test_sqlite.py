@@ -1,0 +1,102 @@
+"""SQLiteStorage against a temporary file: the storage contract plus SQLite specifics."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.storage import contract
+from voting import domain
+from voting.storage.sqlite import SQLiteStorage
+
+TABLES = ("polls", "ballots", "poll_codes", "tally_slots")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "voting.sqlite3"
+
+
+@pytest.fixture
+async def storage(db_path: Path) -> AsyncIterator[SQLiteStorage]:
+    s = SQLiteStorage(str(db_path))
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def count_rows(storage: SQLiteStorage) -> Callable[[str], Awaitable[dict[str, int]]]:
+    async def count(poll_id: str) -> dict[str, int]:
+        out = {}
+        for table in TABLES:
+            column = "id" if table == "polls" else "poll_id"
+            async with storage.reader.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (poll_id,)) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            out[table] = int(row[0])
+        return out
+    return count
+
+
+@pytest.mark.parametrize("check", contract.CHECKS, ids=[c.__name__ for c in contract.CHECKS])
+async def test_contract(storage: SQLiteStorage, count_rows: contract.CountRows,
+                        check: Callable[..., Awaitable[None]]) -> None:
+    await check(storage, count_rows)
+
+
+def raw(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=5)
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+async def test_primary_key_allows_one_ballot_per_voter(storage: SQLiteStorage,
+                                                       db_path: Path) -> None:
+    poll, _ = await contract.make_poll(storage)
+    await contract.cast(storage, poll, "v:dup", {"q1": ["o1"]})
+    conn = raw(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, "
+                         "updated_at) VALUES (?, 'v:dup', '{}', 'r', 0, 0)", (poll.id,))
+        # A ballot for a poll that does not exist is refused by the foreign key.
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, "
+                         "updated_at) VALUES ('zzzzzzzz', 'v:x', '{}', 'r', 0, 0)")
+        assert conn.execute("SELECT COUNT(*) FROM ballots").fetchone()[0] == 1
+    finally:
+        conn.close()
+
+
+async def test_data_survives_reopening(db_path: Path) -> None:
+    s = SQLiteStorage(str(db_path))
+    await s.open()
+    poll, _ = await contract.make_poll(s)
+    await contract.cast(s, poll, "v:1", {"q1": ["o2"]})
+    await s.close()
+    s2 = SQLiteStorage(str(db_path))
+    await s2.open()  # schema creation is idempotent
+    try:
+        tally = await s2.get_tally(poll.id)
+        assert tally is not None and tally.total == 1 and tally.counts["o2"] == 1
+        assert (await s2.get_poll(poll.id)) is not None
+    finally:
+        await s2.close()
+
+
+async def test_closed_storage_is_unavailable(db_path: Path) -> None:
+    from voting.errors import StorageUnavailable
+    s = SQLiteStorage(str(db_path))
+    await s.open()
+    assert await s.ping() == {"storage": "sqlite"}
+    await s.close()
+    with pytest.raises(StorageUnavailable):
+        await s.get_poll("abcdefgh")
+    with pytest.raises(StorageUnavailable):
+        await s.set_status("abcdefgh", "closed", domain.now_ms())

@@ -1,0 +1,141 @@
+"""The subscription registry and the per-connection outbox, without sockets."""
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from tests.client import eventually
+from tests.storage import contract
+from voting.metrics import Metrics
+from voting.storage.sqlite import SQLiteStorage
+from voting.ws.broker import InProcessBroker
+from voting.ws.outbox import Outbox
+from voting.ws.registry import Registry
+
+
+class FakeSubscriber:
+    """Records what its outbox sends; `gate` blocks the writer like a client that stopped reading."""
+
+    def __init__(self, max_pending: int = 100, metrics: Metrics | None = None) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.overflowed = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.outbox = Outbox(self._send, self._overflow, max_pending, metrics)
+        self.outbox.start()
+
+    async def _send(self, payload: str) -> None:
+        await self.gate.wait()
+        self.sent.append(json.loads(payload))
+
+    def _overflow(self) -> None:
+        self.overflowed += 1
+
+    async def close(self) -> None:
+        self.outbox.close()
+        await self.outbox.wait_closed()
+
+
+class GatedStorage(SQLiteStorage):
+    """get_tally waits until released, so a subscribe can be caught half way."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def get_tally(self, poll_id: str, pos: str | None = None, fresh: bool = False) -> Any:
+        self.reached.set()
+        await self.release.wait()
+        return await super().get_tally(poll_id, pos, fresh)
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[GatedStorage]:
+    s = GatedStorage(str(tmp_path / "r.sqlite3"))
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def test_a_connection_closed_during_subscribe_leaves_no_subscription(
+        storage: GatedStorage) -> None:
+    metrics = Metrics()
+    registry = Registry(storage, InProcessBroker(), 0.05, 20, metrics)
+    poll, _ = await contract.make_poll(storage)
+    sub = FakeSubscriber()
+    storage.release.clear()
+    task = asyncio.get_running_loop().create_task(registry.subscribe(sub, poll.id, None))
+    await asyncio.wait_for(storage.reached.wait(), 5)
+    # The socket closes now: FeedSocket.on_close drops it and closes its outbox.
+    registry.drop(sub)
+    await sub.close()
+    storage.release.set()
+    await asyncio.wait_for(task, 5)
+    assert registry.feeds == {}
+    assert metrics.registry.get_sample_value("voting_ws_subscriptions") == 0
+    await registry.close()
+
+
+async def test_subscribe_snapshot_then_newer_tallies_only(storage: GatedStorage) -> None:
+    registry = Registry(storage, InProcessBroker(), 0.01, 20, Metrics())
+    poll, _ = await contract.make_poll(storage)
+    await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
+    sub = FakeSubscriber()
+    await registry.subscribe(sub, poll.id, None)
+    await contract.cast(storage, poll, "v:2", {"q1": ["o2"]})
+    registry.on_event(poll.id, {"type": "changed"})
+
+    async def got_tally() -> bool:
+        await asyncio.sleep(0)
+        return any(f["type"] == "tally" for f in sub.sent)
+
+    await eventually(got_tally, timeout=5)
+    # A change event without a change sends nothing (the seq did not grow).
+    registry.on_event(poll.id, {"type": "changed"})
+    async def flushed() -> bool:
+        await asyncio.sleep(0)
+        task = registry.feeds[poll.id].task
+        return task is None or task.done()
+
+    await eventually(flushed, timeout=5)
+    assert [f["type"] for f in sub.sent] == ["snapshot", "tally"]
+    assert [f["seq"] for f in sub.sent] == [1, 2]
+    await sub.close()
+    await registry.close()
+
+
+async def test_outbox_replaces_pending_tallies_and_closes_past_its_bound() -> None:
+    metrics = Metrics()
+    sub = FakeSubscriber(max_pending=5, metrics=metrics)
+    sub.gate.clear()  # the client stops reading
+    sub.outbox.put("snapshot", json.dumps({"type": "snapshot", "seq": 0}))
+    await eventually(lambda: asyncio.sleep(0, sub.outbox.pending == 0), timeout=5)  # in flight
+    for seq in range(1, 50):
+        sub.outbox.put("tally", json.dumps({"type": "tally", "seq": seq}), coalesce_key="p1")
+        sub.outbox.put("tally", json.dumps({"type": "tally", "seq": seq, "poll": "p2"}),
+                       coalesce_key="p2")
+    assert sub.outbox.pending == 2 and sub.overflowed == 0
+    assert metrics.registry.get_sample_value("voting_ws_frames_coalesced_total") == 96
+    sub.gate.set()  # reading again: the newest of each, in order of their last update
+    await eventually(lambda: asyncio.sleep(0, len(sub.sent) == 3), timeout=5)
+    assert [(f["seq"], f.get("poll")) for f in sub.sent] == [(0, None), (49, None), (49, "p2")]
+    sub.gate.clear()
+    sub.outbox.put("pong", '{"type": "pong"}')
+    await eventually(lambda: asyncio.sleep(0, sub.outbox.pending == 0), timeout=5)
+    for _ in range(5):
+        sub.outbox.put("pong", '{"type": "pong"}')
+    assert sub.overflowed == 0 and not sub.outbox.closed
+    sub.outbox.put("pong", '{"type": "pong"}')  # the sixth pending frame passes the bound
+    assert sub.overflowed == 1 and sub.outbox.closed and sub.outbox.pending == 0
+    assert metrics.registry.get_sample_value("voting_ws_frames_dropped_total") == 6
+    sub.outbox.put("pong", '{"type": "pong"}')  # ignored once closed
+    assert sub.overflowed == 1
+    await sub.close()

@@ -93,7 +93,8 @@ def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Ap
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
         websocket_ping_interval=config["ws"]["heartbeat"],
-        websocket_ping_timeout=config["ws"]["idle_timeout"],
+        # Tornado caps the pong wait at the ping interval; nginx's idle limit is far longer.
+        websocket_ping_timeout=min(config["ws"]["idle_timeout"], config["ws"]["heartbeat"]),
         websocket_max_message_size=config["ws"]["max_message_bytes"],
         compress_response=True,
         voting_config=config,

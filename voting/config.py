@@ -47,6 +47,8 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "query_timeout": (float, 5.0),
         "ryw_wait": (float, 0.5),
         "counter_slots": (int, 16),
+        "batch_size": (int, 64),  # ballots per transaction at most (MySQL)
+        "batch_writers": (int, 2),  # concurrent ballot transactions per backend (MySQL)
     },
     "broker": {
         "backend": (str, "memory"),  # memory | redis
@@ -200,6 +202,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("config key server.port: must be 0-65535")
     if not 1 <= cfg["storage"]["counter_slots"] <= 256:
         raise ConfigError("config key storage.counter_slots: must be 1-256")
+    if cfg["storage"]["batch_size"] < 1 or cfg["storage"]["batch_writers"] < 1:
+        raise ConfigError("config key storage.batch_size: batch_size and batch_writers must be >= 1")
     if cfg["storage"]["pool_size"] < 1:
         raise ConfigError("config key storage.pool_size: must be at least 1")
     for i, r in enumerate(cfg["storage"]["replicas"]):

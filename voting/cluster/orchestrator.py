@@ -13,10 +13,12 @@ import signal
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import yaml
 
+from .. import config as config_mod
 from . import backends as be
 from . import mariadb as mdb
 from . import nginx as ngx
@@ -164,6 +166,7 @@ class LocalCluster:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send sig to a component; for terminating signals wait until it is gone."""
+        self._refresh()
         comp = self._component(name)
         if not comp.pid or not is_alive(comp.pid, comp.exe):
             raise ClusterError(f"{name} is not running")
@@ -177,12 +180,13 @@ class LocalCluster:
             save_state(self.state_dir, self.state)
 
     def alive(self, name: str) -> bool:
+        self._refresh()
         comp = self._component(name)
         return is_alive(comp.pid, comp.exe)
 
     def status(self) -> dict[str, Any]:
         """The object `voting cluster status --json` prints (DESIGN.md §7)."""
-        self.state = load_state(self.state_dir) or self.state
+        self._refresh()
         procs = []
         for comp in self._ordered():
             alive = is_alive(comp.pid, comp.exe)
@@ -216,6 +220,7 @@ class LocalCluster:
         return self._component(name).port
 
     def pid(self, name: str) -> int | None:
+        self._refresh()
         return self._component(name).pid
 
     def log_path(self, name: str) -> Path:
@@ -390,7 +395,6 @@ class LocalCluster:
                 if str(port).isdigit():
                     out[f"replica{i + 1}"] = int(str(port))
         if isinstance(broker, dict) and isinstance(broker.get("redis_url"), str):
-            from urllib.parse import urlsplit
             try:
                 rport = urlsplit(broker["redis_url"]).port
             except ValueError:
@@ -402,14 +406,12 @@ class LocalCluster:
     def _config(self) -> dict[str, Any]:
         """The validated config the backends will run with."""
         if not self.state.config:
-            from ..config import defaults
-            return defaults()
-        from ..config import ConfigError, load
+            return config_mod.defaults()
         env = dict(self.environ)
         env.update({k: v for k, v in self.secrets.items() if k.startswith("VOTING_")})
         try:
-            return load(self.state.config, environ=env)
-        except ConfigError as exc:
+            return config_mod.load(self.state.config, environ=env)
+        except config_mod.ConfigError as exc:
             raise ClusterError(str(exc)) from None
 
     def _exe(self, role: str, name: str) -> str | None:
@@ -535,6 +537,10 @@ class LocalCluster:
 
     # -- helpers ---------------------------------------------------------------
 
+    def _refresh(self) -> None:
+        """Re-read cluster.json: another process (the CLI) may have changed pids."""
+        self.state = load_state(self.state_dir) or self.state
+
     def _check_port_free(self, comp: Component) -> None:
         if port_in_use(comp.port):
             raise ClusterError(f"cannot start {comp.name}: port {comp.port} is in use by another "
@@ -622,7 +628,3 @@ def format_status(st: Mapping[str, Any]) -> str:
         lines.append(f"{p['name']:<10} {p['role']:<8} {p['pid'] or '-':>8} {p['port']:>6}  {state}")
     return "\n".join(lines)
 
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll check() until true (for tests): raises ClusterError after timeout."""
-    wait_until(check, timeout, what)

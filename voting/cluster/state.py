@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from .proc import ClusterError
+
 STATE_FILE = "cluster.json"
 SECRETS_FILE = "secrets.env"
 STATE_VERSION = 1
@@ -73,7 +75,10 @@ def load_state(state_dir: Path) -> ClusterState | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return ClusterState.from_json(json.loads(text))
+    try:
+        return ClusterState.from_json(json.loads(text))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ClusterError(f"{path} is damaged ({exc}); fix or remove it") from None
 
 
 def save_state(state_dir: Path, state: ClusterState) -> None:

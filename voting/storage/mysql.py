@@ -27,9 +27,10 @@ import pymysql
 
 from voting.config import Config, replica_addresses
 from voting.domain import Poll, Tally, counts_delta
-from voting.errors import AlreadyVoted, CodeUsed, InvalidCode, PollClosed, PollNotFound, \
-    StorageUnavailable
+from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
+    PollNotFound, StorageUnavailable
 from voting.metrics import Metrics
+from voting.storage.batching import Batcher
 from voting.storage.base import BallotRecord, CastResult, IdempotencyConflict, \
     IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
     slot_rows, tally_from_rows
@@ -110,6 +111,9 @@ class MySQLStorage(Storage):
         self._rr = itertools.count()
         self._monitor: asyncio.Task[None] | None = None
         self._primary_seen_ms = 0
+        self._ballots: Batcher[_Cast, CastResult] = Batcher(
+            self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
+            max_batch=int(s["batch_size"]), writers=int(s["batch_writers"]))
 
     # --- pools -----------------------------------------------------------
     async def _pool(self, node: Node) -> aiomysql.Pool:
@@ -434,6 +438,27 @@ class MySQLStorage(Storage):
     async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
                           receipt: str, slot: int, code_hash: str | None,
                           idem: IdempotencyRecord | None, now: int) -> CastResult:
+        return await self._ballots.submit(
+            _Cast(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
+
+    async def _cast_batch(self, batch: list["_Cast"]) -> list[CastResult | BaseException]:
+        """One transaction for many ballots; on any conflict, each one alone."""
+        if len(batch) > 1:
+            try:
+                return await self._cast_many(batch)
+            except _BatchConflict:
+                pass
+        out: list[CastResult | BaseException] = []
+        for c in batch:
+            try:
+                out.append(await self._cast_one(c))
+            except (DomainError, IdempotencyConflict) as exc:
+                out.append(exc)
+        return out
+
+    async def _cast_one(self, c: "_Cast") -> CastResult:
+        poll_id, voter_key, choices, receipt = c.poll_id, c.voter_key, c.choices, c.receipt
+        slot, code_hash, idem, now = c.slot, c.code_hash, c.idem, c.now
         payload = json.dumps(choices, ensure_ascii=False)
 
         async def fn(conn: aiomysql.Connection) -> tuple[bool, int]:
@@ -486,6 +511,69 @@ class MySQLStorage(Storage):
 
         (replaced, created_at), pos = await self._write(fn)
         return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now), replaced, pos)
+
+    async def _cast_many(self, batch: list["_Cast"]) -> list[CastResult | BaseException]:
+        """New ballots of many voters in one transaction: a few multi-row statements and one
+        commit. Anything unusual (a revote, a duplicate raced in from another backend, a
+        reused idempotency key) raises _BatchConflict and the batch is redone one by one."""
+        async def fn(conn: aiomysql.Connection) -> list[BaseException | None]:
+            out: list[BaseException | None] = [None] * len(batch)
+            async with conn.cursor() as cur:
+                poll_ids = sorted({c.poll_id for c in batch})
+                await cur.execute(
+                    "SELECT id, status, closes_at FROM polls WHERE id IN (" +
+                    ",".join(["%s"] * len(poll_ids)) + ") LOCK IN SHARE MODE", poll_ids)
+                polls = {r[0]: r for r in await cur.fetchall()}
+                for i, c in enumerate(batch):
+                    row = polls.get(c.poll_id)
+                    if row is None:
+                        out[i] = PollNotFound()
+                    elif row[1] != "open" or (row[2] is not None and row[2] <= c.now):
+                        out[i] = PollClosed()
+                coded = [(i, c) for i, c in enumerate(batch) if out[i] is None and c.code_hash]
+                if coded:
+                    await cur.execute(
+                        "SELECT poll_id, code_hash FROM poll_codes WHERE " +
+                        " OR ".join(["(poll_id = %s AND code_hash = %s)"] * len(coded)),
+                        [v for _, c in coded for v in (c.poll_id, c.code_hash)])
+                    known = {(r[0], r[1]) for r in await cur.fetchall()}
+                    for i, c in coded:
+                        if (c.poll_id, c.code_hash) not in known:
+                            out[i] = InvalidCode()
+                todo = [(i, c) for i, c in enumerate(batch) if out[i] is None]
+                if todo:
+                    try:
+                        await cur.execute(
+                            "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at,"
+                            " updated_at) VALUES " + ",".join(["(%s,%s,%s,%s,%s,%s)"] * len(todo)),
+                            [v for _, c in todo for v in (
+                                c.poll_id, c.voter_key, json.dumps(c.choices, ensure_ascii=False),
+                                c.receipt, c.now, c.now)])
+                    except pymysql.err.IntegrityError:
+                        raise _BatchConflict() from None
+                    idems = [c for _, c in todo if c.idem is not None]
+                    if idems:
+                        try:
+                            await cur.execute(
+                                "INSERT INTO idempotency (key_hash, request_hash, status, body, "
+                                "created_at) VALUES " + ",".join(["(%s,%s,%s,%s,%s)"] * len(idems)),
+                                [v for c in idems if c.idem is not None for v in (
+                                    c.idem.key_hash, c.idem.request_hash, 201, c.idem.body, c.now)])
+                        except pymysql.err.IntegrityError:
+                            raise _BatchConflict() from None
+                    per_poll: dict[str, dict[str, int]] = {}
+                    for _, c in todo:
+                        acc = per_poll.setdefault(c.poll_id, {})
+                        for option_id, n in slot_rows(counts_delta(None, c.choices), True):
+                            acc[option_id] = acc.get(option_id, 0) + n
+                    for poll_id, acc in sorted(per_poll.items()):
+                        await _add_counters(cur, poll_id, batch[0].slot, sorted(acc.items()))
+            return out
+
+        errors, pos = await self._write(fn)
+        return [err if err is not None else
+                CastResult(BallotRecord(c.poll_id, c.choices, c.receipt, c.now, c.now), False, pos)
+                for c, err in zip(batch, errors)]
 
     async def get_ballot(self, poll_id: str, voter_key: str,
                          pos: str | None = None) -> BallotRecord | None:
@@ -597,6 +685,22 @@ class MySQLStorage(Storage):
                     counts[o] = counts.get(o, 0) + 1
         tally = await self.get_tally(poll_id, fresh=True)
         return Tally(poll_id, tally.seq if tally else 0, poll.status, len(rows), counts)
+
+
+@dataclass
+class _Cast:
+    poll_id: str
+    voter_key: str
+    choices: dict[str, list[str]]
+    receipt: str
+    slot: int
+    code_hash: str | None
+    idem: IdempotencyRecord | None
+    now: int
+
+
+class _BatchConflict(Exception):
+    """Something in a batch needs the one-by-one path."""
 
 
 class _Stale(ConnectionError):

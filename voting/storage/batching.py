@@ -1,0 +1,76 @@
+"""Natural batching of writes: requests that arrive while a batch is being written
+go together in the next one. No timer, so a lone request is written at once;
+under load one transaction (one commit, a handful of round trips) carries many."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar, cast
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+
+class Batcher(Generic[Req, Res]):
+    def __init__(self, write: Callable[[list[Req]], Awaitable[list[Res | BaseException]]],
+                 key: Callable[[Req], Hashable], max_batch: int = 64, writers: int = 2) -> None:
+        self._write = write
+        self._key = key
+        self.max_batch = max_batch
+        self.writers = writers
+        self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
+        self._running = 0
+        self.batches = 0
+        self.largest = 0
+
+    async def submit(self, request: Req) -> Res:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Res] = loop.create_future()
+        self._queue.append((request, future))
+        if self._running < self.writers:
+            self._running += 1
+            loop.create_task(self._drain())
+        # The write goes on if the caller goes away: its outcome is decided by the batch.
+        return await asyncio.shield(future)
+
+    def _take(self) -> list[tuple[Req, asyncio.Future[Res]]]:
+        """Up to max_batch requests, at most one per key (a second one waits for the next)."""
+        batch: list[tuple[Req, asyncio.Future[Res]]] = []
+        rest: list[tuple[Req, asyncio.Future[Res]]] = []
+        seen: set[Hashable] = set()
+        for item in self._queue:
+            k = self._key(item[0])
+            if len(batch) >= self.max_batch or k in seen:
+                rest.append(item)
+            else:
+                seen.add(k)
+                batch.append(item)
+        self._queue = rest
+        return batch
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._take()
+                self.batches += 1
+                self.largest = max(self.largest, len(batch))
+                try:
+                    results = await self._write([r for r, _ in batch])
+                except BaseException as exc:  # the whole batch shares the failure
+                    results = [exc] * len(batch)
+                    if isinstance(exc, asyncio.CancelledError):
+                        for _, f in batch:
+                            if not f.done():
+                                f.set_exception(exc)
+                        raise
+                for (_, f), res in zip(batch, results):
+                    if f.done():
+                        continue
+                    if isinstance(res, BaseException):
+                        f.set_exception(cast(BaseException, res))
+                    else:
+                        f.set_result(cast(Res, res))
+        finally:
+            self._running -= 1

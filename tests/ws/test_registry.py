@@ -139,3 +139,38 @@ async def test_outbox_replaces_pending_tallies_and_closes_past_its_bound() -> No
     sub.outbox.put("pong", '{"type": "pong"}')  # ignored once closed
     assert sub.overflowed == 1
     await sub.close()
+
+
+async def test_status_frame_is_followed_by_a_tally_even_when_its_seq_was_seen(
+        storage: GatedStorage) -> None:
+    """A flush may read the closed poll before the status event arrives (another backend
+    closed it): the tally after the status frame then repeats that seq, as §5 allows."""
+    registry = Registry(storage, InProcessBroker(), 0.01, 20, Metrics())
+    poll, _ = await contract.make_poll(storage, results="after_close")
+    sub = FakeSubscriber()
+    await registry.subscribe(sub, poll.id, None)
+    await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
+    change = await storage.set_status(poll.id, "closed", contract.domain.now_ms())
+    assert change is not None
+    registry.on_event(poll.id, {"type": "changed"})  # the flush sees the closed poll first
+    await eventually(lambda: _has(sub, lambda f: f["type"] == "tally" and f["seq"] == change.seq))
+    registry.on_event(poll.id, {"type": "status", "status": "closed", "seq": change.seq})
+    await eventually(lambda: _has(sub, lambda f: f["type"] == "status"))
+    after = await eventually(lambda: _after_status(sub))
+    assert after["seq"] == change.seq and after["questions"][0]["counts"]["o1"] == 1
+    seqs = [f["seq"] for f in sub.sent if f["type"] in ("snapshot", "tally")]
+    assert seqs == sorted(seqs) and len(seqs) - len(set(seqs)) == 1  # exactly one repeat
+    await registry.close()
+    await sub.close()
+
+
+async def _has(sub: FakeSubscriber, pred: Any) -> bool:
+    return any(pred(f) for f in sub.sent)
+
+
+async def _after_status(sub: FakeSubscriber) -> Any:
+    types = [f["type"] for f in sub.sent]
+    if "status" not in types:
+        return None
+    later = [f for f in sub.sent[types.index("status") + 1:] if f["type"] == "tally"]
+    return later[0] if later else None

@@ -40,6 +40,9 @@ class Subscription:
     subscriber: Subscriber
     admin: bool
     last_seq: int = -1
+    # After a status frame the next tally may repeat its seq (DESIGN §5), so a client
+    # always sees the counts (or their absence) that go with the new status.
+    repeat_seq: int | None = None
 
 
 @dataclass
@@ -184,6 +187,7 @@ class Registry:
                            "seq": int(event["seq"])})
             for s in feed.subs.values():
                 s.subscriber.outbox.put("status", frame)
+                s.repeat_seq = int(event["seq"])
         self._mark_dirty(poll_id)
 
     def on_resync(self) -> None:
@@ -223,10 +227,11 @@ class Registry:
         feed.resync = False
         frames: dict[bool, str] = {}
         for s in feed.subs.values():
-            if tally.seq <= s.last_seq:
+            if not (tally.seq > s.last_seq or tally.seq == s.last_seq == s.repeat_seq):
                 continue  # nothing missed: seq only grows on a connection
             visible = counts_visible(feed.poll, tally.status, s.admin)
             if visible not in frames:
                 frames[visible] = dumps(tally_frame(frame_type, feed.poll, tally, visible))
             s.last_seq = tally.seq
+            s.repeat_seq = None
             s.subscriber.outbox.put(frame_type, frames[visible], coalesce_key=feed.poll.id)

@@ -40,6 +40,19 @@ class IdempotencyRecord:
 
 
 @dataclass
+class CastRequest:
+    """One ballot to write (the arguments of Storage.cast_ballot)."""
+    poll_id: str
+    voter_key: str
+    choices: dict[str, list[str]]
+    receipt: str
+    slot: int
+    code_hash: str | None
+    idem: IdempotencyRecord | None
+    now: int
+
+
+@dataclass
 class CastResult:
     ballot: BallotRecord
     replaced: bool

@@ -31,7 +31,7 @@ from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, Poll
     PollNotFound, StorageUnavailable
 from voting.metrics import Metrics
 from voting.storage.batching import Batcher
-from voting.storage.base import BallotRecord, CastResult, IdempotencyConflict, \
+from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
     IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
     slot_rows, tally_from_rows
 
@@ -111,7 +111,7 @@ class MySQLStorage(Storage):
         self._rr = itertools.count()
         self._monitor: asyncio.Task[None] | None = None
         self._primary_seen_ms = 0
-        self._ballots: Batcher[_Cast, CastResult] = Batcher(
+        self._ballots: Batcher[CastRequest, CastResult] = Batcher(
             self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
             max_batch=int(s["batch_size"]), writers=int(s["batch_writers"]))
 
@@ -439,9 +439,9 @@ class MySQLStorage(Storage):
                           receipt: str, slot: int, code_hash: str | None,
                           idem: IdempotencyRecord | None, now: int) -> CastResult:
         return await self._ballots.submit(
-            _Cast(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
+            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
 
-    async def _cast_batch(self, batch: list["_Cast"]) -> list[CastResult | BaseException]:
+    async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
         """One transaction for many ballots; on any conflict, each one alone."""
         if len(batch) > 1:
             try:
@@ -456,7 +456,7 @@ class MySQLStorage(Storage):
                 out.append(exc)
         return out
 
-    async def _cast_one(self, c: "_Cast") -> CastResult:
+    async def _cast_one(self, c: CastRequest) -> CastResult:
         poll_id, voter_key, choices, receipt = c.poll_id, c.voter_key, c.choices, c.receipt
         slot, code_hash, idem, now = c.slot, c.code_hash, c.idem, c.now
         payload = json.dumps(choices, ensure_ascii=False)
@@ -512,7 +512,7 @@ class MySQLStorage(Storage):
         (replaced, created_at), pos = await self._write(fn)
         return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now), replaced, pos)
 
-    async def _cast_many(self, batch: list["_Cast"]) -> list[CastResult | BaseException]:
+    async def _cast_many(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
         """New ballots of many voters in one transaction: a few multi-row statements and one
         commit. Anything unusual (a revote, a duplicate raced in from another backend, a
         reused idempotency key) raises _BatchConflict and the batch is redone one by one."""
@@ -685,18 +685,6 @@ class MySQLStorage(Storage):
                     counts[o] = counts.get(o, 0) + 1
         tally = await self.get_tally(poll_id, fresh=True)
         return Tally(poll_id, tally.seq if tally else 0, poll.status, len(rows), counts)
-
-
-@dataclass
-class _Cast:
-    poll_id: str
-    voter_key: str
-    choices: dict[str, list[str]]
-    receipt: str
-    slot: int
-    code_hash: str | None
-    idem: IdempotencyRecord | None
-    now: int
 
 
 class _BatchConflict(Exception):

@@ -16,9 +16,10 @@ from contextlib import asynccontextmanager
 import aiosqlite
 
 from voting.domain import Poll, Tally, counts_delta
-from voting.errors import AlreadyVoted, CodeUsed, InvalidCode, PollClosed, PollNotFound, \
-    StorageUnavailable
-from voting.storage.base import BallotRecord, CastResult, IdempotencyConflict, \
+from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
+    PollNotFound, StorageUnavailable
+from voting.storage.batching import Batcher
+from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
     IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
     slot_rows, tally_from_rows
 
@@ -38,6 +39,9 @@ class SQLiteStorage(Storage):
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # SQLite has one writer: a single batch at a time, as large as the queue.
+        self._ballots: Batcher[CastRequest, CastResult] = Batcher(
+            self._cast_batch, key=lambda c: (c.poll_id, c.voter_key), max_batch=200, writers=1)
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -153,49 +157,71 @@ class SQLiteStorage(Storage):
     async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
                           receipt: str, slot: int, code_hash: str | None,
                           idem: IdempotencyRecord | None, now: int) -> CastResult:
+        return await self._ballots.submit(
+            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
+
+    async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
+        """One transaction (one fsync) for every ballot that queued meanwhile; a savepoint
+        per ballot keeps a refused one from touching the others."""
+        out: list[CastResult | BaseException] = []
         async with self._transaction() as conn:
-            async with conn.execute(
-                    "SELECT status, closes_at, allow_revote FROM polls WHERE id = ?",
-                    (poll_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                raise PollNotFound()
-            if row["status"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now):
-                raise PollClosed()
-            if code_hash is not None:
-                async with conn.execute(
-                        "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
-                        (poll_id, code_hash)) as cur:
-                    if await cur.fetchone() is None:
-                        raise InvalidCode()
-            async with conn.execute(
-                    "SELECT choices, receipt, created_at FROM ballots "
-                    "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
-                old = await cur.fetchone()
-            if old is not None and not row["allow_revote"]:
-                raise CodeUsed() if code_hash is not None else AlreadyVoted()
-            if idem is not None:
+            if len(batch) == 1:  # a refusal rolls the transaction back and reaches the caller
+                return [await self._cast_in(conn, batch[0])]
+            for c in batch:
+                await conn.execute("SAVEPOINT ballot")
                 try:
-                    await conn.execute(
-                        "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (idem.key_hash, idem.request_hash, 200 if old else 201, idem.body, now))
-                except sqlite3.IntegrityError:
-                    raise IdempotencyConflict() from None
-            payload = json.dumps(choices, ensure_ascii=False)
-            if old is None:
+                    out.append(await self._cast_in(conn, c))
+                except (DomainError, IdempotencyConflict) as exc:
+                    await conn.execute("ROLLBACK TO ballot")
+                    out.append(exc)
+                await conn.execute("RELEASE ballot")
+        return out
+
+    async def _cast_in(self, conn: aiosqlite.Connection, c: CastRequest) -> CastResult:
+        poll_id, voter_key, choices, receipt = c.poll_id, c.voter_key, c.choices, c.receipt
+        slot, code_hash, idem, now = c.slot, c.code_hash, c.idem, c.now
+        async with conn.execute(
+                "SELECT status, closes_at, allow_revote FROM polls WHERE id = ?",
+                (poll_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise PollNotFound()
+        if row["status"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now):
+            raise PollClosed()
+        if code_hash is not None:
+            async with conn.execute(
+                    "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
+                    (poll_id, code_hash)) as cur:
+                if await cur.fetchone() is None:
+                    raise InvalidCode()
+        async with conn.execute(
+                "SELECT choices, receipt, created_at FROM ballots "
+                "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
+            old = await cur.fetchone()
+        if old is not None and not row["allow_revote"]:
+            raise CodeUsed() if code_hash is not None else AlreadyVoted()
+        if idem is not None:
+            try:
                 await conn.execute(
-                    "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)", (poll_id, voter_key, payload, receipt, now, now))
-                delta = counts_delta(None, choices)
-                created_at = now
-            else:
-                await conn.execute(
-                    "UPDATE ballots SET choices = ?, receipt = ?, updated_at = ? "
-                    "WHERE poll_id = ? AND voter_key = ?", (payload, receipt, now, poll_id, voter_key))
-                delta = counts_delta(json.loads(old["choices"]), choices)
-                created_at = old["created_at"]
-            await self._add_counters(conn, poll_id, slot, slot_rows(delta, old is None))
+                    "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (idem.key_hash, idem.request_hash, 200 if old else 201, idem.body, now))
+            except sqlite3.IntegrityError:
+                raise IdempotencyConflict() from None
+        payload = json.dumps(choices, ensure_ascii=False)
+        if old is None:
+            await conn.execute(
+                "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (poll_id, voter_key, payload, receipt, now, now))
+            delta = counts_delta(None, choices)
+            created_at = now
+        else:
+            await conn.execute(
+                "UPDATE ballots SET choices = ?, receipt = ?, updated_at = ? "
+                "WHERE poll_id = ? AND voter_key = ?", (payload, receipt, now, poll_id, voter_key))
+            delta = counts_delta(json.loads(old["choices"]), choices)
+            created_at = old["created_at"]
+        await self._add_counters(conn, poll_id, slot, slot_rows(delta, old is None))
         return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now),
                           replaced=old is not None, pos=None)
 

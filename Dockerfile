@@ -42,7 +42,7 @@ COPY sql/ sql/
 COPY nginx/ nginx/
 COPY docker/ docker/
 COPY tests/ tests/
-COPY docker-compose.yml Dockerfile .dockerignore .env.example ./
+COPY docker-compose.yml Dockerfile .dockerignore .env.example .gitignore ./
 COPY --from=client /src/client/dist client/dist
 RUN python -m pytest -q -p no:cacheprovider -m "not integration and not browser and not cluster" \
  && touch /tests-passed

@@ -90,10 +90,12 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("cluster", help="the local cluster (MariaDB, Redis, backends, nginx)")
     cs = c.add_subparsers(dest="action", required=True)
     up = cs.add_parser("up")
-    up.add_argument("--config", default="config/cluster.yml")
+    up.add_argument("--config", default=None,
+                    help="default: the one recorded for DIR, else config/cluster.yml")
     up.add_argument("--dir", default=".run/cluster")
-    up.add_argument("--port", type=int, default=8080)
-    up.add_argument("--backends", type=int, default=3)
+    up.add_argument("--port", type=int, default=None,
+                    help="public port (nginx); default: the recorded one, else 8080; 0 = free")
+    up.add_argument("--backends", type=int, default=None, help="default: recorded, else 3")
     st = cs.add_parser("status")
     st.add_argument("--dir", default=".run/cluster")
     st.add_argument("--json", action="store_true")
@@ -121,5 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"voting: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from voting.cluster import ClusterError
+        if isinstance(exc, ClusterError):
+            print(f"voting: {exc}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130

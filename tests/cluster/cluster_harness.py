@@ -1,4 +1,4 @@
-"""Helpers for the orchestration tests (importable as `cluster_harness`)."""
+"""Helpers for the orchestration tests: binaries, the stand-in backend."""
 from __future__ import annotations
 
 import os

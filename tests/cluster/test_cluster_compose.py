@@ -197,7 +197,7 @@ def test_dockerfile_runs_the_unit_tests_during_the_build() -> None:
     assert text.count("COPY --from=test /tests-passed") == 2
     # The test stage has every file the unit tests read.
     for needed in ("config/", "sql/", "nginx/", "docker/", "tests/", "docker-compose.yml",
-                   ".dockerignore", ".env.example", "Dockerfile"):
+                   ".dockerignore", ".env.example", ".gitignore", "Dockerfile"):
         assert re.search(rf"^COPY .*{re.escape(needed)}", text, re.M), needed
     dockerignore = (REPO / ".dockerignore").read_text().split()
     for excluded in (".venv/", "client/node_modules/", ".git/", ".run/"):

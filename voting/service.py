@@ -6,6 +6,7 @@ import binascii
 import json
 import logging
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,6 +24,7 @@ from voting.ws.broker import Broker
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
+DEFINITION_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -65,6 +67,7 @@ class PollService:
         self.signer = signer
         self.metrics = metrics
         self.counter_slots = counter_slots
+        self._definitions: OrderedDict[str, Poll] = OrderedDict()
 
     # --- polls -----------------------------------------------------------
     async def create_poll(self, body: Any, idem_key: str | None, caller: str) -> Reply:
@@ -173,6 +176,7 @@ class PollService:
     async def set_status(self, poll_id: str, admin_token: str | None, status: str) -> Reply:
         poll = await self.get_poll(poll_id, admin_token, None)
         self.require_admin(poll, admin_token)
+        self._definitions.pop(poll_id, None)
         change = await self.storage.set_status(poll_id, status, domain.now_ms())
         if change is None:
             raise PollNotFound()
@@ -183,6 +187,7 @@ class PollService:
     async def delete_poll(self, poll_id: str, admin_token: str | None) -> None:
         poll = await self.get_poll(poll_id, admin_token, None)
         self.require_admin(poll, admin_token)
+        self._definitions.pop(poll_id, None)
         if await self.storage.delete_poll(poll_id):
             await self.broker.publish(poll_id, {"type": "deleted"})
 
@@ -198,6 +203,22 @@ class PollService:
         return closed
 
     # --- ballots ---------------------------------------------------------
+    async def _poll_for_ballot(self, poll_id: str, pos: str | None, now: int) -> Poll:
+        """The poll a ballot is checked against, from a small per-process cache.
+
+        Questions, options and eligibility never change, and the ballot's transaction
+        re-checks status and existence, so a cached open poll is safe to use; a cached
+        closed one is read again (it may have been reopened)."""
+        cached = self._definitions.get(poll_id)
+        if cached is not None and not cached.is_closed(now):
+            self._definitions.move_to_end(poll_id)
+            return cached
+        poll = await self.get_poll(poll_id, None, pos)
+        self._definitions[poll_id] = poll
+        if len(self._definitions) > DEFINITION_CACHE_SIZE:
+            self._definitions.popitem(last=False)
+        return poll
+
     async def _voter(self, poll: Poll, voter_token: str | None,
                      code: str | None) -> tuple[str, str | None]:
         """The stored voter key and, for codes polls, the code's hash."""
@@ -218,10 +239,10 @@ class PollService:
                           admit: Callable[[], None] | None = None) -> Reply:
         """`admit` raises when the caller is over its rate limit (ApiError 429)."""
         ballot = domain.parse_ballot(body)
-        poll = await self.get_poll(poll_id, None, pos)
+        now = domain.now_ms()
+        poll = await self._poll_for_ballot(poll_id, pos, now)
         voter_key, c_hash = await self._voter(poll, voter_token, ballot.code)
         choices = domain.validate_choices(poll, ballot.choices)
-        now = domain.now_ms()
         idem = None
         if idem_key is not None:
             # Replay before the closed check: a retry gets its first answer after the close too.
@@ -263,6 +284,8 @@ class PollService:
             self.metrics.ballots.labels(exc.code).inc()
             raise
         except (PollClosed, InvalidCode, PollNotFound) as exc:
+            if not isinstance(exc, InvalidCode):
+                self._definitions.pop(poll_id, None)
             self.metrics.ballots.labels(exc.code).inc()
             raise
         self.metrics.ballots.labels("replaced" if result.replaced else "accepted").inc()

@@ -19,7 +19,6 @@ import pytest
 import tornado.websocket
 
 from voting.cluster import ClusterError, LocalCluster
-from voting.cluster.proc import wait_until
 
 from tests.cluster.cluster_harness import MARIADB, REPO, require_binaries, standin_argv
 

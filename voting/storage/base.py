@@ -112,6 +112,32 @@ def slot_rows(delta: dict[str, int], new_ballot: bool) -> list[tuple[str, int]]:
     return sorted(rows.items())
 
 
+def public_polls_query(limit: int, before: tuple[int, str] | None,
+                       mark: str) -> tuple[str, tuple[Any, ...]]:
+    """The newest-first page of public polls after the cursor `before`; `mark` is the
+    dialect's placeholder ("?" or "%s")."""
+    total = ("(SELECT COALESCE(SUM(n), 0) FROM tally_slots t "
+             f"WHERE t.poll_id = p.id AND t.option_id = {mark})")
+    sql = f"SELECT id, title, status, created_at, {total} AS total FROM polls p " \
+          "WHERE visibility = 'public' "
+    if before is None:
+        args: tuple[Any, ...] = (TOTAL_KEY, limit)
+    else:
+        sql += f"AND (created_at < {mark} OR (created_at = {mark} AND id < {mark})) "
+        args = (TOTAL_KEY, before[0], before[0], before[1], limit)
+    return sql + f"ORDER BY created_at DESC, id DESC LIMIT {mark}", args
+
+
+def recount_choices(poll: Poll, stored_choices: list[str]) -> tuple[int, dict[str, int]]:
+    """Total and per-option counts recomputed from the ballots' stored choices (JSON)."""
+    counts = {o: 0 for o in poll.option_ids()}
+    for raw in stored_choices:
+        for picks in json.loads(raw).values():
+            for o in picks:
+                counts[o] = counts.get(o, 0) + 1
+    return len(stored_choices), counts
+
+
 class Storage(abc.ABC):
     """Everything the service needs from a database. All methods may raise StorageUnavailable."""
 

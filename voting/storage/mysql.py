@@ -32,8 +32,8 @@ from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, Poll
 from voting.metrics import Metrics
 from voting.storage.batching import Batcher
 from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
-    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
-    slot_rows, tally_from_rows
+    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, poll_from_row, \
+    public_polls_query, recount_choices, slot_rows, tally_from_rows
 
 log = logging.getLogger(__name__)
 
@@ -403,17 +403,7 @@ class MySQLStorage(Storage):
 
     async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
                                 pos: str | None = None) -> list[PollSummary]:
-        total_sql = ("(SELECT COALESCE(SUM(n), 0) FROM tally_slots t "
-                     "WHERE t.poll_id = p.id AND t.option_id = %s)")
-        if before is None:
-            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
-                   "WHERE visibility = 'public' ORDER BY created_at DESC, id DESC LIMIT %s")
-            args: tuple[Any, ...] = (TOTAL_KEY, limit)
-        else:
-            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
-                   "WHERE visibility = 'public' AND (created_at < %s OR "
-                   "(created_at = %s AND id < %s)) ORDER BY created_at DESC, id DESC LIMIT %s")
-            args = (TOTAL_KEY, before[0], before[0], before[1], limit)
+        sql, args = public_polls_query(limit, before, "%s")
 
         async def fn(conn: aiomysql.Connection) -> list[PollSummary]:
             async with conn.cursor() as cur:
@@ -677,14 +667,9 @@ class MySQLStorage(Storage):
             async with conn.cursor() as cur:
                 await cur.execute("SELECT choices FROM ballots WHERE poll_id = %s", (poll_id,))
                 return [r[0] for r in await cur.fetchall()]
-        counts = {o: 0 for o in poll.option_ids()}
-        rows = await self._run(self.primary, fn)
-        for raw in rows:
-            for picks in json.loads(raw).values():
-                for o in picks:
-                    counts[o] = counts.get(o, 0) + 1
+        total, counts = recount_choices(poll, await self._run(self.primary, fn))
         tally = await self.get_tally(poll_id, fresh=True)
-        return Tally(poll_id, tally.seq if tally else 0, poll.status, len(rows), counts)
+        return Tally(poll_id, tally.seq if tally else 0, poll.status, total, counts)
 
 
 class _BatchConflict(Exception):

@@ -20,8 +20,8 @@ from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, Poll
     PollNotFound, StorageUnavailable
 from voting.storage.batching import Batcher
 from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
-    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, TOTAL_KEY, poll_from_row, \
-    slot_rows, tally_from_rows
+    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, poll_from_row, \
+    public_polls_query, recount_choices, slot_rows, tally_from_rows
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent.parent / "sql" / "sqlite" / "schema.sql"
 
@@ -130,17 +130,7 @@ class SQLiteStorage(Storage):
 
     async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
                                 pos: str | None = None) -> list[PollSummary]:
-        total_sql = ("(SELECT COALESCE(SUM(n), 0) FROM tally_slots t "
-                     "WHERE t.poll_id = p.id AND t.option_id = ?)")
-        if before is None:
-            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
-                   "WHERE visibility = 'public' ORDER BY created_at DESC, id DESC LIMIT ?")
-            args: tuple[Any, ...] = (TOTAL_KEY, limit)
-        else:
-            sql = (f"SELECT id, title, status, created_at, {total_sql} AS total FROM polls p "
-                   "WHERE visibility = 'public' AND (created_at < ? OR (created_at = ? AND id < ?)) "
-                   "ORDER BY created_at DESC, id DESC LIMIT ?")
-            args = (TOTAL_KEY, before[0], before[0], before[1], limit)
+        sql, args = public_polls_query(limit, before, "?")
         async with self.reader.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [PollSummary(r["id"], r["title"], r["status"], r["created_at"], int(r["total"]))
@@ -311,14 +301,8 @@ class SQLiteStorage(Storage):
         poll = await self.get_poll(poll_id)
         if poll is None:
             return None
-        counts = {o: 0 for o in poll.option_ids()}
-        total = 0
         async with self.reader.execute("SELECT choices FROM ballots WHERE poll_id = ?",
                                        (poll_id,)) as cur:
-            async for row in cur:
-                total += 1
-                for picks in json.loads(row[0]).values():
-                    for o in picks:
-                        counts[o] = counts.get(o, 0) + 1
+            total, counts = recount_choices(poll, [row[0] for row in await cur.fetchall()])
         tally = await self.get_tally(poll_id)
         return Tally(poll_id, tally.seq if tally else 0, poll.status, total, counts)

@@ -328,3 +328,37 @@ async def test_primary_down_writes_503_then_recover(cluster: LocalCluster, api: 
     await eventually(write_ok, timeout=20, interval=0.2)
     results = (await api.get(f"/api/polls/{poll_id}/results")).json
     assert results["total"] == 1
+
+
+def set_delay(node: Any, seconds: int) -> None:
+    node.execute("STOP SLAVE", f"CHANGE MASTER TO MASTER_DELAY = {int(seconds)}", "START SLAVE")
+
+
+async def test_lagging_replica_is_skipped_and_its_return_noticed(cluster: LocalCluster,
+                                                                api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    await asyncio.to_thread(cluster.wait_replicated)
+    lagging = cluster.node("replica1")
+    await asyncio.to_thread(set_delay, lagging, 6)  # far beyond max_replica_lag (2 s)
+    fresh = api.session()
+    fresh.keep_cookies = False
+
+    async def reads_skip_replica1() -> bool:
+        before = await counters(cluster, "Com_select")
+        for _ in range(40):
+            assert (await fresh.get(f"/api/polls/{poll_id}/results")).status == 200
+        after = await counters(cluster, "Com_select")
+        # Both replicas see the same heartbeat probes; only replica2 takes the reads.
+        return (after["replica2"] - before["replica2"]) - (after["replica1"] - before["replica1"]) >= 70
+    try:
+        await eventually(reads_skip_replica1, timeout=30, interval=0.5)
+    finally:
+        await asyncio.to_thread(set_delay, lagging, 0)
+
+    async def replica1_back() -> bool:
+        before = await counters(cluster, "Com_select")
+        for _ in range(40):
+            assert (await fresh.get(f"/api/polls/{poll_id}/results")).status == 200
+        after = await counters(cluster, "Com_select")
+        return after["replica1"] - before["replica1"] >= 25
+    await eventually(replica1_back, timeout=30, interval=0.5)

@@ -180,7 +180,9 @@ class PollService:
         change = await self.storage.set_status(poll_id, status, domain.now_ms())
         if change is None:
             raise PollNotFound()
-        await self.broker.publish(poll_id, {"type": "status", "status": status, "seq": change.seq})
+        if change.changed:
+            await self.broker.publish(poll_id, {"type": "status", "status": status,
+                                                "seq": change.seq})
         body = await self.poll_with_tally(poll_id, admin_token, change.pos)
         return Reply(200, {"poll": body}, change.pos)
 
@@ -196,7 +198,7 @@ class PollService:
         closed = []
         for poll_id in await self.storage.due_polls(now):
             change = await self.storage.set_status(poll_id, "closed", now)
-            if change is not None:
+            if change is not None and change.changed:  # another backend may have been first
                 closed.append(poll_id)
                 await self.broker.publish(poll_id, {"type": "status", "status": "closed",
                                                     "seq": change.seq})

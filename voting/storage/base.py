@@ -65,6 +65,7 @@ class StatusChange:
     status: str
     seq: int
     pos: str | None
+    changed: bool = True  # False when the poll already had that status (nothing to announce)
 
 
 @dataclass

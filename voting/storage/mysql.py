@@ -586,7 +586,7 @@ class MySQLStorage(Storage):
         return bool(await self._read_or_primary(fn, pos))
 
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
-        async def fn(conn: aiomysql.Connection) -> int | None:
+        async def fn(conn: aiomysql.Connection) -> tuple[int, bool] | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
                                   (poll_id,))
@@ -610,9 +610,12 @@ class MySQLStorage(Storage):
                     await _add_counters(cur, poll_id, 0, [(SEQ_KEY, 1)])
                 await cur.execute("SELECT COALESCE(SUM(n), 0) FROM tally_slots "
                                   "WHERE poll_id = %s AND option_id = %s", (poll_id, SEQ_KEY))
-                return int((await cur.fetchone())[0])
-        seq, pos = await self._write(fn)
-        return None if seq is None else StatusChange(poll_id, status, seq, pos)
+                return int((await cur.fetchone())[0]), changed
+        result, pos = await self._write(fn)
+        if result is None:
+            return None
+        seq, changed = result
+        return StatusChange(poll_id, status, seq, pos, changed)
 
     async def delete_poll(self, poll_id: str) -> bool:
         async def fn(conn: aiomysql.Connection) -> bool:

@@ -265,7 +265,7 @@ class SQLiteStorage(Storage):
                     "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
                     (poll_id, SEQ_KEY)) as cur:
                 seq_row = await cur.fetchone()
-        return StatusChange(poll_id, status, int(seq_row[0]) if seq_row else 0, None)
+        return StatusChange(poll_id, status, int(seq_row[0]) if seq_row else 0, None, changed)
 
     async def delete_poll(self, poll_id: str) -> bool:
         async with self._transaction() as conn:

@@ -362,3 +362,28 @@ async def test_lagging_replica_is_skipped_and_its_return_noticed(cluster: LocalC
         after = await counters(cluster, "Com_select")
         return after["replica1"] - before["replica1"] >= 25
     await eventually(replica1_back, timeout=30, interval=0.5)
+
+
+async def test_double_clicks_across_backends_count_once(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    # The same voter, the same ballot, 20 times at once, spread over the backends by nginx.
+    s = api.session()
+    await s.voter()
+    results = await asyncio.gather(*(
+        s.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}}) for _ in range(20)))
+    codes = sorted(r.status for r in results)
+    assert codes == [201] + [409] * 19, codes
+    assert {r.error_code for r in results if r.status == 409} == {"already_voted"}
+    # With an Idempotency-Key every repeat gets the first answer, whichever backend serves it.
+    s2 = api.session()
+    await s2.voter()
+    key = {"Idempotency-Key": "click-1"}
+    results = await asyncio.gather(*(
+        s2.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}}, headers=key)
+        for _ in range(20)))
+    assert {r.status for r in results} == {201}, [r.body for r in results if r.status != 201]
+    assert len({r.json["ballot"]["receipt"] for r in results}) == 1
+    assert len({r.headers["X-Backend"] for r in results}) > 1
+    tally = (await api.get(f"/api/polls/{poll_id}/results")).json
+    assert tally["total"] == 2
+    assert tally["questions"][0]["counts"] == {"o1": 1, "o2": 1, "o3": 0}

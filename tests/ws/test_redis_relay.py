@@ -136,3 +136,42 @@ async def test_redis_down_ballots_counted_and_feed_resumes(relay: dict[str, Any]
 
 async def _not_connected(server: Server) -> bool:
     return not server.broker.connected
+
+
+async def test_hung_redis_is_noticed_and_feeds_converge(relay: dict[str, Any]) -> None:
+    """SIGSTOP: the connection stays open but nothing moves; the beacon's silence is noticed."""
+    import signal
+    redis: RedisServer = relay["redis"]
+    (server1, url1, _), (server2, url2, ws2) = relay["servers"]
+    await eventually(lambda: _connected(server2))
+    api1 = Api(url1)
+    assert redis.proc is not None
+    try:
+        poll_id = (await api1.create_poll())["poll"]["id"]
+        feed = await Feed.connect(ws2)
+        feed.send({"type": "subscribe", "poll": poll_id})
+        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            await eventually(lambda: _not_connected(server2), timeout=15)
+            for _ in range(4):
+                token = await api1.voter()
+                r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}},
+                                    headers={"X-Voter-Token": token})
+                assert r.status == 201, r.body
+            await feed.wait_for(lambda f: f.get("total") == 4, timeout=10)
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        await eventually(lambda: _connected(server2), timeout=15)
+        token = await api1.voter()
+        r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}},
+                            headers={"X-Voter-Token": token})
+        assert r.status == 201
+        final = await feed.wait_for(lambda f: f.get("total") == 5, timeout=10)
+        results = (await Api(url2).get(f"/api/polls/{poll_id}/results")).json
+        assert final["seq"] == results["seq"] and final["questions"] == results["questions"]
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert seqs == sorted(set(seqs)), seqs
+        await feed.close()
+    finally:
+        api1.close()

@@ -27,6 +27,10 @@ from voting.ws.broker import Broker
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 0.2, 3.0
+# Each backend publishes a beacon on the control channel every BEACON_EVERY seconds and
+# hears the others' (and its own); silence for STALE_AFTER means the relay is stuck (a hung
+# Redis or a half-open connection), which a blocked read alone would never notice.
+BEACON_EVERY, STALE_AFTER = 1.0, 3.5
 
 
 class RedisBroker(Broker):
@@ -45,6 +49,7 @@ class RedisBroker(Broker):
         self._outgoing: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
+        self._last_heard = 0.0
 
     def _new_client(self) -> aioredis.Redis:
         return aioredis.from_url(self.url, password=self.password, socket_connect_timeout=2,
@@ -60,7 +65,7 @@ class RedisBroker(Broker):
 
     @property
     def connected(self) -> bool:
-        return self._connected
+        return self._connected and time.monotonic() - self._last_heard < STALE_AFTER
 
     def _set_connected(self, value: bool) -> None:
         if value != self._connected:
@@ -72,7 +77,8 @@ class RedisBroker(Broker):
     async def start(self) -> None:
         self._client = self._new_client()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._publisher())]
+        self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._publisher()),
+                       loop.create_task(self._beacon())]
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -116,6 +122,19 @@ class RedisBroker(Broker):
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("publish to redis failed: %s", exc)
 
+    async def _beacon(self) -> None:
+        payload = json.dumps({"o": self.origin, "beacon": True})
+        while True:
+            await asyncio.sleep(BEACON_EVERY)
+            if not self._connected or self._client is None:
+                continue
+            try:
+                await asyncio.wait_for(self._client.publish(self.control_channel, payload), 1.0)
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("redis beacon failed: %s", exc)
+            if self.metrics is not None:
+                self.metrics.broker_connected.set(1 if self.connected else 0)
+
     # --- subscribing -----------------------------------------------------
     def watch(self, poll_id: str) -> None:
         if poll_id not in self._watched:
@@ -149,6 +168,7 @@ class RedisBroker(Broker):
                 await pubsub.subscribe(self.control_channel,
                                        *[self.channel(p) for p in self._watched])
                 commands = asyncio.get_running_loop().create_task(self._apply_commands(pubsub))
+                self._last_heard = time.monotonic()
                 self._set_connected(True)
                 backoff = BACKOFF_START
                 if not first and self._listener is not None:
@@ -178,8 +198,16 @@ class RedisBroker(Broker):
             backoff = min(BACKOFF_MAX, backoff * 2)
 
     def _on_message(self, data: str) -> None:
+        now = time.monotonic()
+        was_stale = self._connected and now - self._last_heard >= STALE_AFTER
+        self._last_heard = now
+        if was_stale and self._listener is not None:
+            log.warning("redis relay heard again after a silence; re-reading watched polls")
+            self._listener.on_resync()
         try:
             msg = json.loads(data)
+            if msg.get("beacon"):
+                return
             poll_id, event = msg["p"], msg["e"]
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed relay message")

@@ -387,3 +387,25 @@ async def test_double_clicks_across_backends_count_once(cluster: LocalCluster, a
     tally = (await api.get(f"/api/polls/{poll_id}/results")).json
     assert tally["total"] == 2
     assert tally["questions"][0]["counts"] == {"o1": 1, "o2": 1, "o3": 0}
+
+
+async def test_hung_primary_answers_503_not_a_hang(cluster: LocalCluster, api: Api) -> None:
+    poll_id = (await api.create_poll())["poll"]["id"]
+    await asyncio.to_thread(cluster.wait_replicated)
+    s = api.session()
+    tok = await s.voter()
+    cluster.kill("primary", signal.SIGSTOP)  # the process is there but answers nothing
+    try:
+        r = await s.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}}, timeout=30)
+        assert r.status == 503 and r.error_code == "storage_unavailable", r.body
+        await read_ok(api, poll_id, 5)  # replicas still answer reads
+    finally:
+        cluster.kill("primary", signal.SIGCONT)
+
+    async def write_ok() -> bool:
+        r = await s.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}},
+                         headers={"X-Voter-Token": tok}, timeout=30)
+        return r.status == 201
+    await eventually(write_ok, timeout=30, interval=0.3)
+    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    assert results["total"] == 1 and results["questions"][0]["counts"]["o2"] == 1

@@ -77,14 +77,23 @@ class SQLiteStorage(Storage):
             raise StorageUnavailable("The database is not open.")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:  # e.g. locked by another process past busy_timeout
+                raise StorageUnavailable(f"The database is busy ({exc}).") from None
             try:
                 yield conn
-            except BaseException:
+            except BaseException as exc:
                 await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageUnavailable(f"The database failed ({exc}).") from None
                 raise
             else:
-                await conn.execute("COMMIT")
+                try:
+                    await conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await conn.execute("ROLLBACK")
+                    raise StorageUnavailable(f"The database failed ({exc}).") from None
 
     async def ping(self) -> dict[str, Any]:
         try:

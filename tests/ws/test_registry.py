@@ -174,3 +174,44 @@ async def _after_status(sub: FakeSubscriber) -> Any:
         return None
     later = [f for f in sub.sent[types.index("status") + 1:] if f["type"] == "tally"]
     return later[0] if later else None
+
+
+class CountingStorage(SQLiteStorage):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.tally_reads = 0
+        self.poll_reads = 0
+
+    async def get_tally(self, poll_id: str, pos: str | None = None, fresh: bool = False) -> Any:
+        self.tally_reads += 1
+        return await super().get_tally(poll_id, pos, fresh)
+
+    async def get_poll(self, poll_id: str, pos: str | None = None) -> Any:
+        self.poll_reads += 1
+        return await super().get_poll(poll_id, pos)
+
+
+async def test_a_crowd_subscribing_costs_few_reads_and_all_converge(tmp_path: Path) -> None:
+    storage = CountingStorage(str(tmp_path / "c.sqlite3"))
+    await storage.open()
+    registry = Registry(storage, InProcessBroker(), 0.05, 20, Metrics())
+    subs = [FakeSubscriber() for _ in range(200)]
+    try:
+        poll, _ = await contract.make_poll(storage)
+        await contract.cast(storage, poll, "v:0", {"q1": ["o2"]})
+        await registry.subscribe(subs[0], poll.id, None)
+        reads_before = storage.tally_reads + storage.poll_reads
+        await asyncio.gather(*(registry.subscribe(s, poll.id, None) for s in subs[1:]))
+        # 199 more subscribers: their snapshots came from the feed's newest tally.
+        assert storage.tally_reads + storage.poll_reads - reads_before <= 5
+        await contract.cast(storage, poll, "v:1", {"q1": ["o3"]})
+        registry.on_event(poll.id, {"type": "changed"})
+        for s in subs:
+            await eventually(lambda s=s: _has(s, lambda f: f.get("total") == 2))
+            seqs = [f["seq"] for f in s.sent if f["type"] in ("snapshot", "tally")]
+            assert s.sent[0]["type"] == "snapshot" and seqs == sorted(set(seqs))
+    finally:
+        await registry.close()
+        for s in subs:
+            await s.close()
+        await storage.close()

@@ -23,6 +23,8 @@ from voting.ws.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+SNAPSHOT_MAX_AGE = 1.0  # seconds; a newer tally follows at once anyway (the poll is marked dirty)
+
 
 class Subscriber(Protocol):
     outbox: Outbox
@@ -53,6 +55,19 @@ class PollFeed:
     resync: bool = False  # the relay was down: the next frame is a fresh snapshot
     task: asyncio.Task[None] | None = None
     last_read: float = 0.0
+    # The newest tally read for this poll, reused as the snapshot of new subscribers
+    # so a crowd joining at once costs no crowd of database reads.
+    last_tally: Tally | None = None
+    last_tally_at: float = 0.0
+
+    def recent_tally(self, max_age: float) -> Tally | None:
+        if self.last_tally is not None and time.monotonic() - self.last_tally_at <= max_age:
+            return self.last_tally
+        return None
+
+    def remember(self, tally: Tally) -> None:
+        if self.last_tally is None or tally.seq >= self.last_tally.seq:
+            self.last_tally, self.last_tally_at = tally, time.monotonic()
 
 
 def tally_frame(frame_type: str, poll: Poll, tally: Tally, with_counts: bool) -> dict[str, Any]:
@@ -111,8 +126,13 @@ class Registry:
         if poll_id not in mine and len(mine) >= self.max_subscriptions:
             raise SubscribeError("too_many_subscriptions",
                                  f"At most {self.max_subscriptions} subscriptions per connection.")
+        watched = self.feeds.get(poll_id)
+        tally = watched.recent_tally(SNAPSHOT_MAX_AGE) if watched is not None else None
+        if watched is not None and tally is not None and key in watched.subs and \
+                tally.seq < watched.subs[key].last_seq:
+            tally = None  # a re-subscribe must not go back behind what this socket saw
         try:
-            poll = await self.storage.get_poll(poll_id)
+            poll = watched.poll if watched is not None else await self.storage.get_poll(poll_id)
             if poll is None:
                 raise SubscribeError("poll_not_found", "No poll with this id.")
             admin = False
@@ -121,7 +141,8 @@ class Registry:
                         sha256_hex(admin_token), poll.admin_hash):
                     raise SubscribeError("forbidden", "The admin token is not valid for this poll.")
                 admin = True
-            tally = await self.storage.get_tally(poll_id, fresh=True)
+            if tally is None:
+                tally = await self.storage.get_tally(poll_id, fresh=True)
         except DomainError as exc:
             raise SubscribeError(exc.code, exc.message) from None
         if tally is None:
@@ -132,6 +153,7 @@ class Registry:
         if feed is None:
             feed = self.feeds[poll_id] = PollFeed(poll)
             self.broker.watch(poll_id)
+        feed.remember(tally)
         if key not in feed.subs:
             self.metrics.ws_subscriptions.inc()
         subscription = Subscription(sub, admin, tally.seq)
@@ -220,6 +242,7 @@ class Registry:
             if tally is None:
                 self.on_event(poll_id, {"type": "deleted"})
                 return
+            feed.remember(tally)
             self._send_tally(feed, tally)
 
     def _send_tally(self, feed: PollFeed, tally: Tally) -> None:

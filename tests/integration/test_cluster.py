@@ -135,6 +135,7 @@ async def test_500_concurrent_voters_exact_and_live(cluster: LocalCluster, api: 
         for picks in b.values():
             for o in picks:
                 expected[o] += 1
+    await asyncio.to_thread(cluster.wait_replicated)  # many writers: let replicas catch up
     results = (await api.get(f"/api/polls/{poll_id}/results")).json
     assert results["total"] == 500
     got = {**results["questions"][0]["counts"], **results["questions"][1]["counts"]}
@@ -263,6 +264,7 @@ async def test_redis_down_ballots_counted_feeds_resume(cluster: LocalCluster, ap
         await asyncio.to_thread(ensure_up, cluster)
     statuses = await asyncio.gather(*(vote(api, poll_id, {"q1": ["o1"]}) for _ in range(10)))
     assert statuses == [201] * 10
+    await asyncio.to_thread(cluster.wait_replicated)  # many writers: let replicas catch up
     results = (await api.get(f"/api/polls/{poll_id}/results")).json
     assert results["total"] == 40
     assert results["questions"][0]["counts"] == {"o1": 10, "o2": 0, "o3": 30}
@@ -291,6 +293,7 @@ async def test_backend_killed_clients_reconnect_elsewhere(cluster: LocalCluster,
         assert hello["server"] != victim
         again.send({"type": "subscribe", "poll": poll_id})
         snap = await again.wait_for(lambda f: f["type"] == "snapshot")
+        await asyncio.to_thread(cluster.wait_replicated)  # many writers: let replicas catch up
         results = (await api.get(f"/api/polls/{poll_id}/results")).json
         assert snap["total"] == results["total"] == 12
         assert snap["questions"] == results["questions"]
@@ -326,7 +329,7 @@ async def test_primary_down_writes_503_then_recover(cluster: LocalCluster, api: 
                          headers={"X-Voter-Token": tok})
         return r.status == 201
     await eventually(write_ok, timeout=20, interval=0.2)
-    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    results = (await s.get(f"/api/polls/{poll_id}/results")).json  # s carries the position
     assert results["total"] == 1
 
 
@@ -384,6 +387,7 @@ async def test_double_clicks_across_backends_count_once(cluster: LocalCluster, a
     assert {r.status for r in results} == {201}, [r.body for r in results if r.status != 201]
     assert len({r.json["ballot"]["receipt"] for r in results}) == 1
     assert len({r.headers["X-Backend"] for r in results}) > 1
+    await asyncio.to_thread(cluster.wait_replicated)  # many writers: let replicas catch up
     tally = (await api.get(f"/api/polls/{poll_id}/results")).json
     assert tally["total"] == 2
     assert tally["questions"][0]["counts"] == {"o1": 1, "o2": 1, "o3": 0}
@@ -407,5 +411,5 @@ async def test_hung_primary_answers_503_not_a_hang(cluster: LocalCluster, api: A
                          headers={"X-Voter-Token": tok}, timeout=30)
         return r.status == 201
     await eventually(write_ok, timeout=30, interval=0.3)
-    results = (await api.get(f"/api/polls/{poll_id}/results")).json
+    results = (await s.get(f"/api/polls/{poll_id}/results")).json  # s carries the position
     assert results["total"] == 1 and results["questions"][0]["counts"]["o2"] == 1

@@ -413,3 +413,26 @@ async def test_hung_primary_answers_503_not_a_hang(cluster: LocalCluster, api: A
     await eventually(write_ok, timeout=30, interval=0.3)
     results = (await s.get(f"/api/polls/{poll_id}/results")).json  # s carries the position
     assert results["total"] == 1 and results["questions"][0]["counts"]["o2"] == 1
+
+
+async def test_cli_cluster_status_json(cluster: LocalCluster) -> None:
+    import json
+    import subprocess
+    import sys
+    ensure_up(cluster)
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "voting", "cluster", "status", "--dir",
+                         str(cluster.state_dir), "--json"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert set(status) == {"url", "processes", "replicas"} and status["url"] == cluster.url
+    roles = {p["name"]: p["role"] for p in status["processes"]}
+    assert roles == {"primary": "primary", "replica1": "replica", "replica2": "replica",
+                     "redis": "redis", "backend1": "backend", "backend2": "backend",
+                     "backend3": "backend", "nginx": "nginx"}
+    for p in status["processes"]:
+        assert set(p) == {"name", "role", "pid", "port", "alive"} and p["alive"] is True
+        assert isinstance(p["pid"], int) and isinstance(p["port"], int)
+    assert [r["name"] for r in status["replicas"]] == ["replica1", "replica2"]
+    assert all(set(r) == {"name", "lag_ms"} for r in status["replicas"])

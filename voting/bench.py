@@ -65,6 +65,7 @@ async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
 
     ws_url = url.replace("http://", "ws://").replace("https://", "wss://") + "/ws"
     feeds: list[dict[str, Any]] = []
+    frame_came = asyncio.Event()
 
     async def watch(state: dict[str, Any]) -> None:
         conn = await websocket_connect(ws_url, ping_interval=None)
@@ -84,6 +85,7 @@ async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
                     state["out_of_order"] += 1
                 state["last_seq"] = frame["seq"]
                 state["last"] = frame
+                frame_came.set()
 
     tasks = []
     for _ in range(subscribers):
@@ -116,7 +118,11 @@ async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(
             f["last"] and f["last"]["seq"] == results["seq"] for f in feeds):
-        await asyncio.sleep(0.05)
+        frame_came.clear()
+        try:
+            await asyncio.wait_for(frame_came.wait(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            break
     for f in feeds:
         if f.get("conn") is not None:
             f["conn"].close()

@@ -228,7 +228,7 @@ async def check_idempotency(storage: Storage, count_rows: CountRows) -> None:
     assert stored is not None and stored.status == 201  # a new ballot answers 201
     # Old records are invisible and purged.
     assert await storage.get_idempotency(key, domain.now_ms() + 60_000) is None
-    await storage.put_idempotency(IdempotencyRecord(sha256_hex(key), "x", 200, "{}"), now - 10**9)
+    await make_poll(storage, now=now - 10**9, idem=IdempotencyRecord(sha256_hex(key), "x", 200, "{}"))
     assert await storage.purge_idempotency(now - 10**8) >= 1
     assert await storage.get_idempotency(sha256_hex(key), 0) is None
     assert await storage.get_idempotency(key, 0) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
@@ -46,26 +47,28 @@ def storage_config(rs: ReplicationSet, **storage: Any) -> config_mod.Config:
         "storage": keys})
 
 
-@pytest.fixture
-async def storage(rs: ReplicationSet) -> AsyncIterator[MySQLStorage]:
-    """Primary only: the contract checks read right after they write, without positions."""
-    s = MySQLStorage(storage_config(rs, replicas=[]))
+@asynccontextmanager
+async def opened(config: config_mod.Config) -> AsyncIterator[MySQLStorage]:
+    s = MySQLStorage(config)
     await s.open()
     try:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+async def storage(rs: ReplicationSet) -> AsyncIterator[MySQLStorage]:
+    """Primary only: the contract checks read right after they write, without positions."""
+    async with opened(storage_config(rs, replicas=[])) as s:
+        yield s
 
 
 @pytest.fixture
 async def routed(rs: ReplicationSet) -> AsyncIterator[MySQLStorage]:
     """Primary and both replicas, as the backends use it."""
-    s = MySQLStorage(storage_config(rs))
-    await s.open()
-    try:
+    async with opened(storage_config(rs)) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
@@ -154,9 +157,7 @@ async def test_reads_go_to_replicas(routed: MySQLStorage, rs: ReplicationSet) ->
 
 
 async def test_primary_down_is_unavailable_fast_and_recovers(rs: ReplicationSet) -> None:
-    s = MySQLStorage(storage_config(rs))
-    await s.open()
-    try:
+    async with opened(storage_config(rs)) as s:
         poll, _ = await contract.make_poll(s)
         await asyncio.to_thread(rs.wait_replicated)
         await asyncio.to_thread(rs.stop, "primary")
@@ -170,8 +171,6 @@ async def test_primary_down_is_unavailable_fast_and_recovers(rs: ReplicationSet)
             await asyncio.to_thread(rs.up)
         result = await contract.cast(s, poll, "v:back", {"q1": ["o1"]})
         assert result.ballot.choices == {"q1": ["o1"], "q2": []}
-    finally:
-        await s.close()
 
 
 async def test_batched_ballots_stay_exact(storage: MySQLStorage) -> None:

@@ -75,14 +75,8 @@ async def test_ballot_on_one_backend_reaches_subscriber_of_another(relay: dict[s
     api1 = Api(url1)
     try:
         poll_id = (await api1.create_poll())["poll"]["id"]
-        feed = await Feed.connect(ws2)
-        feed.send({"type": "subscribe", "poll": poll_id})
-        await feed.wait_for(lambda f: f["type"] == "snapshot")
-        for _ in range(10):
-            token = await api1.voter()
-            r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}},
-                                headers={"X-Voter-Token": token})
-            assert r.status == 201
+        feed = await subscribed(ws2, poll_id)
+        await cast(api1, poll_id, "o1", 10)
         last = await feed.wait_for(lambda f: f["type"] == "tally" and f["total"] == 10)
         assert last["questions"][0]["counts"]["o1"] == 10
         seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
@@ -90,6 +84,22 @@ async def test_ballot_on_one_backend_reaches_subscriber_of_another(relay: dict[s
         await feed.close()
     finally:
         api1.close()
+
+
+async def subscribed(ws_url: str, poll_id: str) -> Feed:
+    feed = await Feed.connect(ws_url)
+    feed.send({"type": "subscribe", "poll": poll_id})
+    await feed.wait_for(lambda f: f["type"] == "snapshot")
+    return feed
+
+
+async def cast(api: Api, poll_id: str, option: str, n: int) -> None:
+    """n new voters each choose `option`."""
+    for _ in range(n):
+        token = await api.voter()
+        r = await api.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": [option]}},
+                           headers={"X-Voter-Token": token})
+        assert r.status == 201, r.body
 
 
 async def _connected(server: Server) -> bool:
@@ -103,28 +113,19 @@ async def test_redis_down_ballots_counted_and_feed_resumes(relay: dict[str, Any]
     api1 = Api(url1)
     try:
         poll_id = (await api1.create_poll())["poll"]["id"]
-        feed = await Feed.connect(ws2)
-        feed.send({"type": "subscribe", "poll": poll_id})
-        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        feed = await subscribed(ws2, poll_id)
         redis.stop()
         await eventually(lambda: _not_connected(server2))
-        for _ in range(5):
-            token = await api1.voter()
-            r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}},
-                                headers={"X-Voter-Token": token})
-            assert r.status == 201, r.body
+        await cast(api1, poll_id, "o2", 5)
         # Without the relay, the other backend's feed still converges (it polls).
         await feed.wait_for(lambda f: f.get("total") == 5, timeout=10)
         redis.start()
         await redis.wait_ready()
         await eventually(lambda: _connected(server2), timeout=15)
         await eventually(lambda: _connected(server1), timeout=15)
-        token = await api1.voter()
-        r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o3"]}},
-                            headers={"X-Voter-Token": token})
-        assert r.status == 201
+        await cast(api1, poll_id, "o3", 1)
         final = await feed.wait_for(lambda f: f.get("total") == 6, timeout=10)
-        results = (await Api(url2).get(f"/api/polls/{poll_id}/results")).json
+        results = (await api1.get(f"/api/polls/{poll_id}/results")).json
         assert final["seq"] == results["seq"]
         assert final["questions"] == results["questions"]
         seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
@@ -148,27 +149,18 @@ async def test_hung_redis_is_noticed_and_feeds_converge(relay: dict[str, Any]) -
     assert redis.proc is not None
     try:
         poll_id = (await api1.create_poll())["poll"]["id"]
-        feed = await Feed.connect(ws2)
-        feed.send({"type": "subscribe", "poll": poll_id})
-        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        feed = await subscribed(ws2, poll_id)
         redis.proc.send_signal(signal.SIGSTOP)
         try:
             await eventually(lambda: _not_connected(server2), timeout=15)
-            for _ in range(4):
-                token = await api1.voter()
-                r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o1"]}},
-                                    headers={"X-Voter-Token": token})
-                assert r.status == 201, r.body
+            await cast(api1, poll_id, "o1", 4)
             await feed.wait_for(lambda f: f.get("total") == 4, timeout=10)
         finally:
             redis.proc.send_signal(signal.SIGCONT)
         await eventually(lambda: _connected(server2), timeout=15)
-        token = await api1.voter()
-        r = await api1.post(f"/api/polls/{poll_id}/ballots", {"choices": {"q1": ["o2"]}},
-                            headers={"X-Voter-Token": token})
-        assert r.status == 201
+        await cast(api1, poll_id, "o2", 1)
         final = await feed.wait_for(lambda f: f.get("total") == 5, timeout=10)
-        results = (await Api(url2).get(f"/api/polls/{poll_id}/results")).json
+        results = (await api1.get(f"/api/polls/{poll_id}/results")).json
         assert final["seq"] == results["seq"] and final["questions"] == results["questions"]
         seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
         assert seqs == sorted(set(seqs)), seqs

@@ -14,9 +14,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from voting.domain import Poll, Question, Tally
+from voting.storage.batching import Batcher
 
 SEQ_KEY = "#seq"
 TOTAL_KEY = "#total"
+
+POLL_COLUMNS = ("id, title, description, results, allow_revote, eligibility, visibility, status, "
+                "code_count, closes_at, created_at, closed_at, token_salt, admin_hash, definition")
+
+
+def poll_values(poll: Poll) -> tuple[Any, ...]:
+    """The row of `poll`, in the order of POLL_COLUMNS."""
+    return (poll.id, poll.title, poll.description, poll.results, int(poll.allow_revote),
+            poll.eligibility, poll.visibility, poll.status, poll.code_count, poll.closes_at,
+            poll.created_at, poll.closed_at, poll.token_salt, poll.admin_hash,
+            json.dumps(poll.definition_json(), ensure_ascii=False))
+
+
+def tally_query(mark: str) -> str:
+    """One statement, so status, seq, total and counts come from one consistent reading."""
+    return ("SELECT p.status, t.option_id, SUM(t.n) FROM polls p "
+            f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = {mark} "
+            "GROUP BY p.status, t.option_id")
 
 
 @dataclass
@@ -174,13 +193,25 @@ class Storage(abc.ABC):
                         fresh: bool = False) -> Tally | None:
         """A consistent tally; `fresh` reads the primary (live feeds)."""
 
-    @abc.abstractmethod
+    # Set by each implementation: ballots queued while one batch is written go in the next.
+    _ballots: Batcher[CastRequest, CastResult]
+
     async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
                           receipt: str, slot: int, code_hash: str | None,
                           idem: IdempotencyRecord | None, now: int) -> CastResult:
         """Insert or (when the poll allows revotes) replace the voter's ballot and add to counters.
 
         Raises PollNotFound, PollClosed, AlreadyVoted, CodeUsed, InvalidCode, IdempotencyConflict."""
+        return await self._ballots.submit(
+            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
+
+    def _ballot_batcher(self, max_batch: int, writers: int) -> Batcher[CastRequest, CastResult]:
+        return Batcher(self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
+                       max_batch=max_batch, writers=writers)
+
+    @abc.abstractmethod
+    async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
+        """Write a batch (at most one ballot per voter and poll); one outcome per ballot."""
 
     @abc.abstractmethod
     async def get_ballot(self, poll_id: str, voter_key: str,
@@ -202,9 +233,6 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None: ...
-
-    @abc.abstractmethod
-    async def put_idempotency(self, record: IdempotencyRecord, now: int) -> None: ...
 
     @abc.abstractmethod
     async def purge_idempotency(self, before: int) -> int: ...

@@ -4,10 +4,7 @@ under load one transaction (one commit, a handful of round trips) carries many."
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Awaitable, Callable, Generic, Hashable, TypeVar, cast
-
-log = logging.getLogger(__name__)
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -22,7 +19,6 @@ class Batcher(Generic[Req, Res]):
         self.writers = writers
         self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
         self._running = 0
-        self.batches = 0
         self.largest = 0
 
     async def submit(self, request: Req) -> Res:
@@ -54,23 +50,25 @@ class Batcher(Generic[Req, Res]):
         try:
             while self._queue:
                 batch = self._take()
-                self.batches += 1
                 self.largest = max(self.largest, len(batch))
                 try:
                     results = await self._write([r for r, _ in batch])
                 except BaseException as exc:  # the whole batch shares the failure
                     results = [exc] * len(batch)
-                    if isinstance(exc, asyncio.CancelledError):
-                        for _, f in batch:
-                            if not f.done():
-                                f.set_exception(exc)
+                    if not isinstance(exc, Exception):  # cancelled: answer, then stop
+                        _settle(batch, results)
                         raise
-                for (_, f), res in zip(batch, results):
-                    if f.done():
-                        continue
-                    if isinstance(res, BaseException):
-                        f.set_exception(cast(BaseException, res))
-                    else:
-                        f.set_result(cast(Res, res))
+                _settle(batch, results)
         finally:
             self._running -= 1
+
+
+def _settle(batch: list[tuple[Req, asyncio.Future[Res]]],
+            results: list[Res | BaseException]) -> None:
+    for (_, f), res in zip(batch, results):
+        if f.done():
+            continue
+        if isinstance(res, BaseException):
+            f.set_exception(cast(BaseException, res))
+        else:
+            f.set_result(cast(Res, res))

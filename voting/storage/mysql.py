@@ -30,10 +30,9 @@ from voting.domain import Poll, Tally, counts_delta
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
     PollNotFound, StorageUnavailable
 from voting.metrics import Metrics
-from voting.storage.batching import Batcher
-from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
-    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, poll_from_row, \
-    public_polls_query, recount_choices, slot_rows, tally_from_rows
+from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotRecord, CastRequest, CastResult, \
+    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, poll_from_row, \
+    poll_values, public_polls_query, recount_choices, slot_rows, tally_from_rows, tally_query
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +43,6 @@ ER_LOCK_DEADLOCK = 1213
 ER_LOCK_WAIT_TIMEOUT = 1205
 RETRYABLE = {ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT}
 
-_POLL_COLUMNS = ("id, title, description, results, allow_revote, eligibility, visibility, status, "
-                 "code_count, closes_at, created_at, closed_at, token_salt, admin_hash, definition")
-_TALLY_SQL = (
-    "SELECT p.status, t.option_id, SUM(t.n) FROM polls p "
-    "LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = %s GROUP BY p.status, t.option_id")
 
 T = TypeVar("T")
 
@@ -111,9 +105,7 @@ class MySQLStorage(Storage):
         self._rr = itertools.count()
         self._monitor: asyncio.Task[None] | None = None
         self._primary_seen_ms = 0
-        self._ballots: Batcher[CastRequest, CastResult] = Batcher(
-            self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
-            max_batch=int(s["batch_size"]), writers=int(s["batch_writers"]))
+        self._ballots = self._ballot_batcher(int(s["batch_size"]), int(s["batch_writers"]))
 
     # --- pools -----------------------------------------------------------
     async def _pool(self, node: Node) -> aiomysql.Pool:
@@ -188,8 +180,9 @@ class MySQLStorage(Storage):
         if self.metrics is not None:
             self.metrics.db_pool_size.labels("primary").set(self.cfg["pool_size"])
             self.metrics.db_pool_size.labels("replica").set(self.cfg["pool_size"] * len(self.replicas))
-        await self._check_replicas()
-        self._monitor = asyncio.get_running_loop().create_task(self._watch())
+        if self.replicas:  # the heartbeat only serves to measure replica lag
+            await self._check_replicas()
+            self._monitor = asyncio.get_running_loop().create_task(self._watch())
 
     async def close(self) -> None:
         if self._monitor is not None:
@@ -276,6 +269,11 @@ class MySQLStorage(Storage):
     async def _read(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
                     primary: bool = False) -> T:
         """Run a read where it is fresh enough: a replica (waiting for pos) or the primary."""
+        return (await self._read_at(fn, pos, primary))[0]
+
+    async def _read_at(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
+                       primary: bool = False) -> tuple[T, Node]:
+        """_read, also telling which node answered."""
         gtid = decode_pos(pos)
         if not primary:
             healthy = [r for r in self.replicas if r.healthy]
@@ -284,21 +282,21 @@ class MySQLStorage(Storage):
                 for i in range(len(healthy)):
                     node = healthy[(start + i) % len(healthy)]
                     try:
-                        return await self._run(node, self._waiting(fn, gtid))
+                        return await self._run(node, self._waiting(fn, gtid)), node
                     except _NotCaughtUp:
                         break  # the primary has it
                     except StorageUnavailable:
                         node.healthy = False
                         continue
         try:
-            return await self._run(self.primary, fn)
+            return await self._run(self.primary, fn), self.primary
         except StorageUnavailable:
             if not primary or gtid is not None:
                 raise
             # The primary is down: a replica's reading beats no answer for feeds.
             for node in self.replicas:
                 try:
-                    return await self._run(node, fn)
+                    return await self._run(node, fn), node
                 except StorageUnavailable:
                     continue
             raise
@@ -308,17 +306,13 @@ class MySQLStorage(Storage):
         if gtid is None:
             return fn
 
+        wait = "MASTER_GTID_WAIT" if self.mariadb else "WAIT_FOR_EXECUTED_GTID_SET"
+
         async def wrapped(conn: aiomysql.Connection) -> T:
             async with conn.cursor() as cur:
-                if self.mariadb:
-                    await cur.execute("SELECT MASTER_GTID_WAIT(%s, %s)", (gtid, self.ryw_wait))
-                    ok = (await cur.fetchone())[0] == 0
-                else:
-                    await cur.execute("SELECT WAIT_FOR_EXECUTED_GTID_SET(%s, %s)",
-                                      (gtid, self.ryw_wait))
-                    ok = (await cur.fetchone())[0] == 0
-            if not ok:
-                raise _NotCaughtUp()
+                await cur.execute(f"SELECT {wait}(%s, %s)", (gtid, self.ryw_wait))
+                if (await cur.fetchone())[0] != 0:  # -1 (MariaDB) or 1 (MySQL): timed out
+                    raise _NotCaughtUp()
             return await fn(conn)
         return wrapped
 
@@ -356,21 +350,10 @@ class MySQLStorage(Storage):
         async def fn(conn: aiomysql.Connection) -> None:
             async with conn.cursor() as cur:
                 if idem is not None:
-                    try:
-                        await cur.execute(
-                            "INSERT INTO idempotency (key_hash, request_hash, status, body, "
-                            "created_at) VALUES (%s, %s, %s, %s, %s)",
-                            (idem.key_hash, idem.request_hash, idem.status, idem.body,
-                             poll.created_at))
-                    except pymysql.err.IntegrityError:
-                        raise IdempotencyConflict() from None
+                    await _insert_idempotency(cur, [(idem, idem.status, poll.created_at)])
                 await cur.execute(
-                    f"INSERT INTO polls ({_POLL_COLUMNS}) VALUES "
-                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    (poll.id, poll.title, poll.description, poll.results, int(poll.allow_revote),
-                     poll.eligibility, poll.visibility, poll.status, poll.code_count,
-                     poll.closes_at, poll.created_at, poll.closed_at, poll.token_salt,
-                     poll.admin_hash, json.dumps(poll.definition_json(), ensure_ascii=False)))
+                    f"INSERT INTO polls ({POLL_COLUMNS}) VALUES "
+                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", poll_values(poll))
                 for i in range(0, len(code_hashes), 1000):
                     chunk = code_hashes[i:i + 1000]
                     await cur.execute(
@@ -381,18 +364,13 @@ class MySQLStorage(Storage):
         return pos
 
     async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
-        async def fn(conn: aiomysql.Connection) -> Poll | None:
-            async with conn.cursor(aiomysql.DictCursor) as cur:
-                await cur.execute(f"SELECT {_POLL_COLUMNS} FROM polls WHERE id = %s", (poll_id,))
-                row = await cur.fetchone()
-            return poll_from_row(row) if row else None
-        return await self._read_or_primary(fn, pos)
+        return await self._read_or_primary(_poll_fn(poll_id), pos)
 
     async def _read_or_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T | None]],
                                pos: str | None) -> T | None:
         """A replica's "missing" is checked on the primary before it becomes a 404."""
-        found = await self._read(fn, pos)
-        if found is not None or not self.replicas:
+        found, node = await self._read_at(fn, pos)
+        if found is not None or node is self.primary:
             return found
         try:
             return await self._run(self.primary, fn)
@@ -416,7 +394,7 @@ class MySQLStorage(Storage):
                         fresh: bool = False) -> Tally | None:
         async def fn(conn: aiomysql.Connection) -> Tally | None:
             async with conn.cursor() as cur:
-                await cur.execute(_TALLY_SQL, (poll_id,))
+                await cur.execute(tally_query("%s"), (poll_id,))
                 rows = await cur.fetchall()
             if not rows:
                 return None
@@ -424,12 +402,6 @@ class MySQLStorage(Storage):
         if fresh:
             return await self._read(fn, None, primary=True)
         return await self._read_or_primary(fn, pos)
-
-    async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
-                          receipt: str, slot: int, code_hash: str | None,
-                          idem: IdempotencyRecord | None, now: int) -> CastResult:
-        return await self._ballots.submit(
-            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
 
     async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
         """One transaction for many ballots; on any conflict, each one alone."""
@@ -488,13 +460,7 @@ class MySQLStorage(Storage):
                         "WHERE poll_id = %s AND voter_key = %s",
                         (payload, receipt, now, poll_id, voter_key))
                 if idem is not None:
-                    try:
-                        await cur.execute(
-                            "INSERT INTO idempotency (key_hash, request_hash, status, body, "
-                            "created_at) VALUES (%s, %s, %s, %s, %s)",
-                            (idem.key_hash, idem.request_hash, 200 if old else 201, idem.body, now))
-                    except pymysql.err.IntegrityError:
-                        raise IdempotencyConflict() from None
+                    await _insert_idempotency(cur, [(idem, 200 if old else 201, now)])
                 delta = counts_delta(json.loads(old[0]) if old else None, choices)
                 await _add_counters(cur, poll_id, slot, slot_rows(delta, old is None))
                 return old is not None, int(old[1]) if old else now
@@ -541,15 +507,11 @@ class MySQLStorage(Storage):
                                 c.receipt, c.now, c.now)])
                     except pymysql.err.IntegrityError:
                         raise _BatchConflict() from None
-                    idems = [c for _, c in todo if c.idem is not None]
+                    idems = [(c.idem, 201, c.now) for _, c in todo if c.idem is not None]
                     if idems:
                         try:
-                            await cur.execute(
-                                "INSERT INTO idempotency (key_hash, request_hash, status, body, "
-                                "created_at) VALUES " + ",".join(["(%s,%s,%s,%s,%s)"] * len(idems)),
-                                [v for c in idems if c.idem is not None for v in (
-                                    c.idem.key_hash, c.idem.request_hash, 201, c.idem.body, c.now)])
-                        except pymysql.err.IntegrityError:
+                            await _insert_idempotency(cur, idems)
+                        except IdempotencyConflict:
                             raise _BatchConflict() from None
                     per_poll: dict[str, dict[str, int]] = {}
                     for _, c in todo:
@@ -644,15 +606,6 @@ class MySQLStorage(Storage):
             return IdempotencyRecord(key_hash, row[0], int(row[1]), row[2]) if row else None
         return await self._run(self.primary, fn)
 
-    async def put_idempotency(self, record: IdempotencyRecord, now: int) -> None:
-        async def fn(conn: aiomysql.Connection) -> None:
-            async with conn.cursor() as cur:
-                await cur.execute(
-                    "REPLACE INTO idempotency (key_hash, request_hash, status, body, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    (record.key_hash, record.request_hash, record.status, record.body, now))
-        await self._write(fn)
-
     async def purge_idempotency(self, before: int) -> int:
         async def fn(conn: aiomysql.Connection) -> int:
             async with conn.cursor() as cur:
@@ -690,7 +643,7 @@ class _NotCaughtUp(Exception):
 def _poll_fn(poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Poll | None]]:
     async def fn(conn: aiomysql.Connection) -> Poll | None:
         async with conn.cursor(aiomysql.DictCursor) as cur:
-            await cur.execute(f"SELECT {_POLL_COLUMNS} FROM polls WHERE id = %s", (poll_id,))
+            await cur.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id = %s", (poll_id,))
             row = await cur.fetchone()
         return poll_from_row(row) if row else None
     return fn
@@ -703,6 +656,19 @@ def _scalar(sql: str) -> Callable[[aiomysql.Connection], Awaitable[Any]]:
             row = await cur.fetchone()
         return row[0] if row else None
     return fn
+
+
+async def _insert_idempotency(cur: aiomysql.Cursor,
+                              records: list[tuple[IdempotencyRecord, int, int]]) -> None:
+    """Store (record, status, created_at) rows; a key stored already raises IdempotencyConflict."""
+    try:
+        await cur.execute(
+            "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) VALUES " +
+            ",".join(["(%s,%s,%s,%s,%s)"] * len(records)),
+            [v for rec, status, at in records
+             for v in (rec.key_hash, rec.request_hash, status, rec.body, at)])
+    except pymysql.err.IntegrityError:
+        raise IdempotencyConflict() from None
 
 
 async def _add_counters(cur: aiomysql.Cursor, poll_id: str, slot: int,

@@ -18,20 +18,11 @@ import aiosqlite
 from voting.domain import Poll, Tally, counts_delta
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
     PollNotFound, StorageUnavailable
-from voting.storage.batching import Batcher
-from voting.storage.base import BallotRecord, CastRequest, CastResult, IdempotencyConflict, \
-    IdempotencyRecord, PollSummary, SEQ_KEY, StatusChange, Storage, poll_from_row, \
-    public_polls_query, recount_choices, slot_rows, tally_from_rows
+from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotRecord, CastRequest, CastResult, \
+    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, poll_from_row, \
+    poll_values, public_polls_query, recount_choices, slot_rows, tally_from_rows, tally_query
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent.parent / "sql" / "sqlite" / "schema.sql"
-
-_POLL_COLUMNS = ("id, title, description, results, allow_revote, eligibility, visibility, status, "
-                 "code_count, closes_at, created_at, closed_at, token_salt, admin_hash, definition")
-
-_TALLY_SQL = (
-    "SELECT p.status, t.option_id, SUM(t.n) FROM polls p "
-    "LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = ? GROUP BY p.status, t.option_id")
-
 
 class SQLiteStorage(Storage):
     def __init__(self, path: str) -> None:
@@ -40,8 +31,7 @@ class SQLiteStorage(Storage):
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         # SQLite has one writer: a single batch at a time, as large as the queue.
-        self._ballots: Batcher[CastRequest, CastResult] = Batcher(
-            self._cast_batch, key=lambda c: (c.poll_id, c.voter_key), max_batch=200, writers=1)
+        self._ballots = self._ballot_batcher(max_batch=200, writers=1)
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -112,19 +102,10 @@ class SQLiteStorage(Storage):
                           idem: IdempotencyRecord | None) -> str | None:
         async with self._transaction() as conn:
             if idem is not None:
-                try:
-                    await conn.execute(
-                        "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (idem.key_hash, idem.request_hash, idem.status, idem.body, poll.created_at))
-                except sqlite3.IntegrityError:
-                    raise IdempotencyConflict() from None
+                await self._insert_idempotency(conn, idem, idem.status, poll.created_at)
             await conn.execute(
-                f"INSERT INTO polls ({_POLL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (poll.id, poll.title, poll.description, poll.results, int(poll.allow_revote),
-                 poll.eligibility, poll.visibility, poll.status, poll.code_count, poll.closes_at,
-                 poll.created_at, poll.closed_at, poll.token_salt, poll.admin_hash,
-                 json.dumps(poll.definition_json(), ensure_ascii=False)))
+                f"INSERT INTO polls ({POLL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                poll_values(poll))
             if code_hashes:
                 await conn.executemany(
                     "INSERT OR IGNORE INTO poll_codes (poll_id, code_hash) VALUES (?, ?)",
@@ -132,7 +113,7 @@ class SQLiteStorage(Storage):
         return None
 
     async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
-        async with self.reader.execute(f"SELECT {_POLL_COLUMNS} FROM polls WHERE id = ?",
+        async with self.reader.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id = ?",
                                        (poll_id,)) as cur:
             row = await cur.fetchone()
         return poll_from_row(dict(row)) if row else None
@@ -147,17 +128,11 @@ class SQLiteStorage(Storage):
 
     async def get_tally(self, poll_id: str, pos: str | None = None,
                         fresh: bool = False) -> Tally | None:
-        async with self.reader.execute(_TALLY_SQL, (poll_id,)) as cur:
+        async with self.reader.execute(tally_query("?"), (poll_id,)) as cur:
             rows = list(await cur.fetchall())
         if not rows:
             return None
         return tally_from_rows(poll_id, rows[0][0], [(r[1], r[2]) for r in rows])
-
-    async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
-                          receipt: str, slot: int, code_hash: str | None,
-                          idem: IdempotencyRecord | None, now: int) -> CastResult:
-        return await self._ballots.submit(
-            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
 
     async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
         """One transaction (one fsync) for every ballot that queued meanwhile; a savepoint
@@ -200,13 +175,7 @@ class SQLiteStorage(Storage):
         if old is not None and not row["allow_revote"]:
             raise CodeUsed() if code_hash is not None else AlreadyVoted()
         if idem is not None:
-            try:
-                await conn.execute(
-                    "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (idem.key_hash, idem.request_hash, 200 if old else 201, idem.body, now))
-            except sqlite3.IntegrityError:
-                raise IdempotencyConflict() from None
+            await self._insert_idempotency(conn, idem, 200 if old else 201, now)
         payload = json.dumps(choices, ensure_ascii=False)
         if old is None:
             await conn.execute(
@@ -223,6 +192,17 @@ class SQLiteStorage(Storage):
         await self._add_counters(conn, poll_id, slot, slot_rows(delta, old is None))
         return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now),
                           replaced=old is not None, pos=None)
+
+    @staticmethod
+    async def _insert_idempotency(conn: aiosqlite.Connection, idem: IdempotencyRecord,
+                                  status: int, created_at: int) -> None:
+        try:
+            await conn.execute(
+                "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (idem.key_hash, idem.request_hash, status, idem.body, created_at))
+        except sqlite3.IntegrityError:
+            raise IdempotencyConflict() from None
 
     @staticmethod
     async def _add_counters(conn: aiosqlite.Connection, poll_id: str, slot: int,
@@ -293,13 +273,6 @@ class SQLiteStorage(Storage):
                 "WHERE key_hash = ? AND created_at >= ?", (key_hash, since)) as cur:
             row = await cur.fetchone()
         return IdempotencyRecord(key_hash, row[0], row[1], row[2]) if row else None
-
-    async def put_idempotency(self, record: IdempotencyRecord, now: int) -> None:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT OR REPLACE INTO idempotency (key_hash, request_hash, status, body, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (record.key_hash, record.request_hash, record.status, record.body, now))
 
     async def purge_idempotency(self, before: int) -> int:
         async with self._transaction() as conn:

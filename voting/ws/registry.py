@@ -127,10 +127,9 @@ class Registry:
             raise SubscribeError("too_many_subscriptions",
                                  f"At most {self.max_subscriptions} subscriptions per connection.")
         watched = self.feeds.get(poll_id)
+        # Every frame of this poll came from a tally the feed remembers (it keeps the
+        # highest seq), so this snapshot never goes back behind what a socket saw.
         tally = watched.recent_tally(SNAPSHOT_MAX_AGE) if watched is not None else None
-        if watched is not None and tally is not None and key in watched.subs and \
-                tally.seq < watched.subs[key].last_seq:
-            tally = None  # a re-subscribe must not go back behind what this socket saw
         try:
             poll = watched.poll if watched is not None else await self.storage.get_poll(poll_id)
             if poll is None:

@@ -155,7 +155,19 @@ class Feed:
         return [f for f in self.frames if f.get("poll") == poll_id and (not types or f["type"] in types)]
 
     async def close(self) -> None:
+        """Close and wait for the close handshake, so no socket outlives the test's event loop.
+
+        Tornado closes the socket only when the server's close frame arrives (or 5 s later, on
+        a timer of the loop); a test loop that ends first leaks it as a ResourceWarning.
+        """
+        stream = self.conn.protocol.stream if self.conn.protocol is not None else None
         self.conn.close()
+        try:  # the reader ends when the socket closes
+            await asyncio.wait_for(asyncio.shield(self._task), 5)
+        except (asyncio.TimeoutError, Exception):
+            pass
+        if stream is not None:
+            stream.close()
         self._task.cancel()
         try:
             await self._task

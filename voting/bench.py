@@ -27,6 +27,23 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
+async def _settled_results(call: Any, poll_id: str, accepted: int,
+                           timeout: float = 15.0) -> dict[str, Any]:
+    """/results once it counts every accepted ballot, or as it stands after timeout.
+
+    Reads without a position may come from a replica a little behind the primary; a short
+    wait tells replica lag from a real miscount, which stays wrong after the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        code, results = await call("GET", f"/api/polls/{poll_id}/results")
+        if code != 200:
+            raise SystemExit(f"GET /results answered {code}: {results}")
+        if results["total"] >= accepted or time.monotonic() > deadline:
+            return results  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+
+
 async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
                  options: int) -> dict[str, Any]:
     client = AsyncHTTPClient(force_instance=True, max_clients=max(concurrency, 10))
@@ -113,7 +130,7 @@ async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
     await asyncio.gather(*(ballot(i, t) for i, t in enumerate(tokens)))
     elapsed = time.perf_counter() - start
 
-    _, results = await call("GET", f"/api/polls/{poll_id}/results")
+    results = await _settled_results(call, poll_id, statuses.get(201, 0))
     exact = results["total"] == statuses.get(201, 0) and results["questions"][0]["counts"] == expected
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(
@@ -126,9 +143,11 @@ async def _bench(url: str, voters: int, concurrency: int, subscribers: int,
     for f in feeds:
         if f.get("conn") is not None:
             f["conn"].close()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:  # each reader ends when its close handshake is done
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     client.close()
     return {
         "url": url, "poll": poll_id, "voters": voters, "concurrency": concurrency,

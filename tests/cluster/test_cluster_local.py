@@ -5,6 +5,7 @@ orchestration: lifecycle, environment plumbing, nginx routing and its errors.
 """
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import signal
@@ -149,6 +150,10 @@ async def test_websocket_through_nginx(cluster: LocalCluster) -> None:
         assert json.loads(await ws.read_message() or "") == {"type": "pong"}
     finally:
         ws.close()
+        # The socket closes when nginx answers the close frame; wait for that so it does not
+        # outlive this test's event loop (a ResourceWarning in some later test).
+        while await asyncio.wait_for(ws.read_message(), 5) is not None:
+            pass
 
 
 def test_killed_backend_is_skipped_and_up_restarts_only_it(cluster: LocalCluster) -> None:

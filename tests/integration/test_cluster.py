@@ -436,3 +436,13 @@ async def test_cli_cluster_status_json(cluster: LocalCluster) -> None:
         assert isinstance(p["pid"], int) and isinstance(p["port"], int)
     assert [r["name"] for r in status["replicas"]] == ["replica1", "replica2"]
     assert all(set(r) == {"name", "lag_ms"} for r in status["replicas"])
+
+
+async def test_bench_through_nginx_is_exact(cluster: LocalCluster) -> None:
+    from tests.test_bench import assert_exact, run_bench
+    ensure_up(cluster)
+    code, report, err = await run_bench(str(cluster.url), "--voters", "300", "--concurrency", "50",
+                                        "--subscribers", "9")
+    assert code == 0, err
+    assert_exact(report, voters=300, subscribers=9)
+    assert set(report["subscribers"]["backends"]) <= set(cluster.backend_names)

@@ -127,6 +127,12 @@ def test_static_client_and_spa_fallback(cluster: LocalCluster) -> None:
     assert status == 200 and "immutable" in headers["cache-control"]
     status, headers, _ = request(cluster.url or "", "/assets/missing.js")
     assert status == 404 and headers.get("x-backend")  # the backend's JSON 404
+    for path in ("/nope", "/p/abcd1234/elsewhere", "/api", "/healthz/"):
+        status, headers, _ = request(cluster.url or "", path)
+        assert status == 404 and headers.get("x-backend"), path  # not index.html
+    status, headers, body = request(cluster.url or "", "/p/abcd1234", "POST", b"{}")
+    assert status == 405 and headers["content-type"] == "application/json", body
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
 
 
 def test_body_limits(cluster: LocalCluster) -> None:

@@ -65,8 +65,9 @@ def test_template_content() -> None:
     assert t.count("proxy_set_header X-Forwarded-For $remote_addr;") == t.count("proxy_pass ")
     assert "client_max_body_size 1m;" in t and "error_page 413 = @payload_too_large;" in t
     assert '"code":"payload_too_large"' in t
-    assert "try_files $uri /index.html @backend;" in t
-    for path in ("location /api/", "healthz|readyz|metrics", "location = /ws"):
+    assert "try_files /index.html @backend;" in t  # only for the client's routes
+    assert "error_page 405 = @method_not_allowed;" in t
+    for path in ("location / {", "location = /ws"):
         assert path in t
 
 

@@ -446,3 +446,15 @@ async def test_bench_through_nginx_is_exact(cluster: LocalCluster) -> None:
     assert code == 0, err
     assert_exact(report, voters=300, subscribers=9)
     assert set(report["subscribers"]["backends"]) <= set(cluster.backend_names)
+
+
+async def test_unknown_paths_and_methods_are_json_through_nginx(cluster: LocalCluster,
+                                                                api: Api) -> None:
+    for path in ("/nope", "/api", "/api/nope", "/healthz/", "/p/abcd1234/elsewhere"):
+        r = await api.get(path)
+        assert (r.status, r.error_code) == (404, "not_found"), (path, r.status, r.body[:80])
+    for path in ("/", "/p/abcd1234", "/healthz"):
+        r = await api.post(path, {})
+        assert (r.status, r.error_code) == (405, "method_not_allowed"), (path, r.status, r.body[:80])
+    r = await api.get("/p/abcd1234/present")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")

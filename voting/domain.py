@@ -18,7 +18,6 @@ QUESTION_TEXT_MAX = 500
 OPTIONS_MIN, OPTIONS_MAX = 2, 50
 LABEL_MAX = 200
 CODE_COUNT_MAX = 10000
-CLOSES_AT_MAX_DAYS = 3660
 
 POLL_FIELDS = {"title", "description", "results", "allow_revote", "eligibility", "code_count",
                "visibility", "closes_at", "questions"}
@@ -170,6 +169,9 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
+LATEST_TIME_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last time datetime can write
+
+
 def parse_rfc3339(value: Any, name: str) -> int:
     if not isinstance(value, str) or len(value) > 40:
         raise _invalid(f"{name} must be an RFC 3339 time, such as 2030-01-01T12:00:00Z.")
@@ -179,7 +181,10 @@ def parse_rfc3339(value: Any, name: str) -> int:
         raise _invalid(f"{name} must be an RFC 3339 time, such as 2030-01-01T12:00:00Z.") from None
     if dt.tzinfo is None or "T" not in value.upper():
         raise _invalid(f"{name} must be an RFC 3339 time with a time zone, such as 2030-01-01T12:00:00Z.")
-    return int(dt.timestamp() * 1000)
+    ms = int(dt.timestamp() * 1000)
+    if ms > LATEST_TIME_MS:  # 9999-12-31T23:59:59-12:00 is in the year 10000 in UTC
+        raise _invalid(f"{name} must be before the year 10000 (UTC).")
+    return ms
 
 
 def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
@@ -212,8 +217,6 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
         closes_ms = parse_rfc3339(closes_at, "closes_at")
         if closes_ms <= now:
             raise _invalid("closes_at must lie in the future.")
-        if closes_ms > now + CLOSES_AT_MAX_DAYS * 86400_000:
-            raise _invalid("closes_at must lie within ten years.")
     questions_in = body.get("questions")
     if questions_in is None:
         raise _invalid("questions is required.")
@@ -247,7 +250,8 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
                 raise _invalid(f"{where}options[{oi}] must be an object.")
             _check_unknown(o, OPTION_FIELDS, f"{where}options[{oi}]")
             label = _text(o, "label", owhere, 1, LABEL_MAX)
-            norm = unicodedata.normalize("NFC", label.strip()).casefold()
+            # Labels that look the same are the same; "Yes" and "yes" are two labels.
+            norm = unicodedata.normalize("NFC", label.strip())
             if norm in seen:
                 raise _invalid(f"{where}options: the label {label!r} appears twice.")
             seen.add(norm)
@@ -265,8 +269,6 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
             if not 0 <= lo <= hi <= n:
                 raise _invalid(f"{where}choices must satisfy 0 <= min_choices <= max_choices <= "
                                f"number of options ({n}).")
-            if hi == 0:
-                raise _invalid(f"{where}max_choices must be at least 1.")
         questions.append(Question(f"q{qi}", text, kind, lo, hi, options))
     return Poll(id=poll_id, title=title, description=description, results=results,
                 allow_revote=allow_revote, eligibility=eligibility, visibility=visibility,

@@ -85,7 +85,9 @@ class PollService:
         admin_token = self.signer.admin_token(poll.id, poll.token_salt)
         poll.admin_hash = sha256_hex(admin_token)
         codes = self.signer.access_codes(poll.id, poll.token_salt, poll.code_count or 0)
-        stored = {"poll": poll.to_json()}
+        # The creator holds the admin token, so the (empty) tally is visible to them.
+        empty = Tally(poll.id, 0, poll.status, 0).to_json(poll)
+        stored = {"poll": poll.to_json(empty)}
         if idem is not None:
             idem.body = json.dumps(stored, ensure_ascii=False)
         for _ in range(3):
@@ -255,7 +257,6 @@ class PollService:
             if replay is not None:
                 return replay
         if poll.is_closed(now):
-            self.metrics.ballots.labels("poll_closed").inc()
             raise PollClosed()
         if admit is not None:
             try:
@@ -263,10 +264,7 @@ class PollService:
             except ApiError:
                 if not poll.allow_revote and \
                         await self.storage.get_ballot(poll_id, voter_key, pos) is not None:
-                    repeat = CodeUsed() if c_hash is not None else AlreadyVoted()
-                    self.metrics.ballots.labels(repeat.code).inc()
-                    raise repeat from None
-                self.metrics.ballots.labels("rate_limited").inc()
+                    raise (CodeUsed() if c_hash is not None else AlreadyVoted()) from None
                 raise
         receipt = new_receipt()
         if idem is not None:
@@ -283,12 +281,10 @@ class PollService:
                     return replay
             if isinstance(exc, IdempotencyConflict):
                 raise ApiError(409, "conflict", "A request with this key is in progress.") from None
-            self.metrics.ballots.labels(exc.code).inc()
             raise
         except (PollClosed, InvalidCode, PollNotFound) as exc:
             if not isinstance(exc, InvalidCode):
                 self._definitions.pop(poll_id, None)
-            self.metrics.ballots.labels(exc.code).inc()
             raise
         self.metrics.ballots.labels("replaced" if result.replaced else "accepted").inc()
         await self.broker.publish(poll_id, {"type": "changed"})
@@ -298,12 +294,10 @@ class PollService:
     async def get_ballot(self, poll_id: str, voter_token: str | None, code: str | None,
                          pos: str | None) -> BallotRecord:
         poll = await self.get_poll(poll_id, None, pos)
-        voter_key, c_hash = await self._voter(poll, voter_token, code)
+        voter_key, _ = await self._voter(poll, voter_token, code)
         ballot = await self.storage.get_ballot(poll_id, voter_key, pos)
         if ballot is None:
-            if c_hash is not None and not await self.storage.code_exists(poll_id, c_hash, pos):
-                raise InvalidCode()
-            raise NoBallot()
+            raise NoBallot()  # also for a code that does not exist (DESIGN §4: 404 no_ballot)
         return ballot
 
 

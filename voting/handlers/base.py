@@ -101,6 +101,11 @@ class BaseHandler(tornado.web.RequestHandler):
             if self._body_size > HARD_BODY_LIMIT:
                 raise self.too_large()
 
+    def refuse_large_body(self) -> None:
+        """For handlers that read no body: the 64 KiB limit holds for every request."""
+        if self._body_size > self.body_limit:
+            raise self.too_large()
+
     def too_large(self) -> ApiError:
         return ApiError(413, "payload_too_large",
                         f"The request body is larger than {self.body_limit // 1024} KiB.")

@@ -13,6 +13,8 @@ class HealthHandler(BaseHandler):
     def get(self) -> None:
         self.write_json(200, {"status": "ok", "server": self.backend_name})
 
+    head = get  # for monitors that probe with HEAD (Tornado sends no body)
+
 
 class ReadyHandler(BaseHandler):
     route_name = "/readyz"
@@ -34,6 +36,8 @@ class ReadyHandler(BaseHandler):
         details["status"] = "ok" if ready else "unavailable"
         self.write_json(200 if ready else 503, details)
 
+    head = get
+
 
 class MetricsHandler(BaseHandler):
     route_name = "/metrics"
@@ -41,7 +45,8 @@ class MetricsHandler(BaseHandler):
     def get(self) -> None:
         allowed = self.config["server"]["metrics_allow"]
         if allowed:
-            ip = ipaddress.ip_address(self.request.remote_ip or "127.0.0.1")
+            # The real client behind nginx (trusted_proxies), as for rate limits.
+            ip = ipaddress.ip_address(self.client_ip or "127.0.0.1")
             if not any(ip in ipaddress.ip_network(net, strict=False) for net in allowed):
                 raise ApiError(403, "forbidden", "Metrics are not available to your address.")
         self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

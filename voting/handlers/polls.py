@@ -5,7 +5,7 @@ import csv
 import io
 import re
 
-from voting.errors import ApiError
+from voting.errors import ApiError, DomainError
 from voting.handlers.base import BaseHandler
 
 POLL_ID = re.compile(r"^[a-z0-9]{8}$")
@@ -33,10 +33,7 @@ class PollsHandler(ApiHandler):
     route_name = "/api/polls"
 
     async def get(self) -> None:
-        allowed = {"limit", "cursor"}
-        for name in self.request.query_arguments:
-            if name not in allowed:
-                raise ApiError(422, "invalid_query", f"Unknown query parameter {name!r}.")
+        # Other query parameters are ignored (cache busters, tracking tags).
         raw_limit = self.get_query_argument("limit", "20")
         if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 100:
             raise ApiError(422, "invalid_query", "limit must be an integer from 1 to 100.")
@@ -64,6 +61,7 @@ class PollHandler(ApiHandler):
         self.write_json(200, {"poll": poll})
 
     async def delete(self, poll_id: str) -> None:
+        self.refuse_large_body()
         check_poll_id(poll_id)
         await self.service.delete_poll(poll_id, self.admin_token)
         self.write_json(204, None)
@@ -73,6 +71,7 @@ class PollStatusHandler(ApiHandler):
     route_name = "/api/polls/{id}/{action}"
 
     async def post(self, poll_id: str, action: str) -> None:
+        self.refuse_large_body()
         check_poll_id(poll_id)
         status = "closed" if action == "close" else "open"
         self.write_reply(await self.service.set_status(poll_id, self.admin_token, status))
@@ -109,6 +108,7 @@ class VotersHandler(ApiHandler):
     route_name = "/api/voters"
 
     async def post(self) -> None:
+        self.refuse_large_body()
         self.check_rate("voters")
         token = self.signer.new_voter_token()
         secure = self.request.protocol == "https" or \
@@ -122,13 +122,18 @@ class BallotsHandler(ApiHandler):
     route_name = "/api/polls/{id}/ballots"
 
     async def post(self, poll_id: str) -> None:
-        check_poll_id(poll_id)
-        body = self.json_body("invalid_ballot")
-        key = self.idempotency_key()
-        # The service admits the ballot against the rate limit only once it knows it is not a
-        # repeat: a voter's repeated ballot gets 409, not 429 (DESIGN.md §4).
-        reply = await self.service.cast_ballot(poll_id, body, self.voter_token, key, self.read_pos,
-                                               admit=lambda: self.check_rate("ballots"))
+        try:
+            check_poll_id(poll_id)
+            body = self.json_body("invalid_ballot")
+            key = self.idempotency_key()
+            # The service admits the ballot against the rate limit only once it knows it is not
+            # a repeat: a voter's repeated ballot gets 409, not 429 (DESIGN.md §4).
+            reply = await self.service.cast_ballot(poll_id, body, self.voter_token, key,
+                                                   self.read_pos,
+                                                   admit=lambda: self.check_rate("ballots"))
+        except (ApiError, DomainError) as exc:
+            self.metrics.ballots.labels(exc.code).inc()  # rejected, by reason (DESIGN §6)
+            raise
         self.write_reply(reply)
 
 

@@ -218,9 +218,6 @@ class Storage(abc.ABC):
                          pos: str | None = None) -> BallotRecord | None: ...
 
     @abc.abstractmethod
-    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool: ...
-
-    @abc.abstractmethod
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         """Close or reopen; None when the poll is missing. Reopen clears a passed closes_at."""
 

@@ -539,14 +539,6 @@ class MySQLStorage(Storage):
             return BallotRecord(poll_id, json.loads(row[0]), row[1], int(row[2]), int(row[3]))
         return await self._read_or_primary(fn, pos)
 
-    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
-        async def fn(conn: aiomysql.Connection) -> bool | None:
-            async with conn.cursor() as cur:
-                await cur.execute("SELECT 1 FROM poll_codes WHERE poll_id = %s AND code_hash = %s",
-                                  (poll_id, code_hash))
-                return True if await cur.fetchone() else None
-        return bool(await self._read_or_primary(fn, pos))
-
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         async def fn(conn: aiomysql.Connection) -> tuple[int, bool] | None:
             async with conn.cursor() as cur:

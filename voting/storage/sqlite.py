@@ -223,12 +223,6 @@ class SQLiteStorage(Storage):
         return BallotRecord(poll_id, json.loads(row["choices"]), row["receipt"],
                             row["created_at"], row["updated_at"])
 
-    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
-        async with self.reader.execute(
-                "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
-                (poll_id, code_hash)) as cur:
-            return await cur.fetchone() is not None
-
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         async with self._transaction() as conn:
             async with conn.execute("SELECT status, closes_at FROM polls WHERE id = ?",

@@ -31,7 +31,7 @@ DEFINITION_CACHE_SIZE = 4096
 class Reply:
     """What a write answers: status, JSON body and the read position for read-your-writes."""
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any]  # not sent with a 204
     pos: str | None = None
 
 
@@ -188,12 +188,14 @@ class PollService:
         body = await self.poll_with_tally(poll_id, admin_token, change.pos)
         return Reply(200, {"poll": body}, change.pos)
 
-    async def delete_poll(self, poll_id: str, admin_token: str | None) -> None:
+    async def delete_poll(self, poll_id: str, admin_token: str | None) -> Reply:
         poll = await self.get_poll(poll_id, admin_token, None)
         self.require_admin(poll, admin_token)
         self._definitions.pop(poll_id, None)
-        if await self.storage.delete_poll(poll_id):
+        deleted, pos = await self.storage.delete_poll(poll_id)
+        if deleted:
             await self.broker.publish(poll_id, {"type": "deleted"})
+        return Reply(204, {}, pos)
 
     async def close_due_polls(self) -> list[str]:
         now = domain.now_ms()

@@ -163,6 +163,7 @@ async def test_read_your_writes_while_replicas_lag(cluster: LocalCluster, api: A
     await asyncio.to_thread(set_replica_delay, cluster, 1)
     try:
         base = (await api.create_poll(allow_revote=True))["poll"]["id"]
+        doomed = [(await api.create_poll()) for _ in range(20)]  # on the replicas, to be deleted
         await asyncio.to_thread(cluster.wait_replicated, 30)
         failures: list[str] = []
         sem = asyncio.Semaphore(25)
@@ -206,8 +207,19 @@ async def test_read_your_writes_while_replicas_lag(cluster: LocalCluster, api: A
                 if not after["seq"] > before["seq"]:
                     failures.append(f"stale tally {i}: {before['seq']} -> {after['seq']}")
 
-        jobs = [create_and_read(i) for i in range(100)] + [vote_and_read(i) for i in range(80)] + \
-            [tally_includes_mine(i) for i in range(20)]
+        async def delete_and_read(created: dict[str, Any]) -> None:
+            async with sem:
+                s = api.session()
+                pid = created["poll"]["id"]
+                r = await s.delete(f"/api/polls/{pid}",
+                                   headers={"Authorization": f"Bearer {created['admin_token']}"})
+                assert r.status == 204, r.body
+                r = await s.get(f"/api/polls/{pid}")
+                if r.status != 404:
+                    failures.append(f"deleted poll {pid} still read: {r.status}")
+
+        jobs = [create_and_read(i) for i in range(100)] + [vote_and_read(i) for i in range(60)] + \
+            [tally_includes_mine(i) for i in range(20)] + [delete_and_read(c) for c in doomed]
         await asyncio.gather(*jobs)
         assert failures == []
     finally:

@@ -190,12 +190,12 @@ async def check_delete_cascades(storage: Storage, count_rows: CountRows) -> None
     assert before["polls"] == 1 and before["ballots"] == 2 and before["poll_codes"] == 3
     assert before["tally_slots"] > 0
     other_before = await count_rows(other.id)
-    assert await storage.delete_poll(poll.id) is True
+    assert (await storage.delete_poll(poll.id))[0] is True
     assert await count_rows(poll.id) == {k: 0 for k in before}
     assert await storage.get_poll(poll.id) is None
     assert await storage.get_tally(poll.id) is None
     assert await storage.get_ballot(poll.id, "c:0") is None
-    assert await storage.delete_poll(poll.id) is False
+    assert (await storage.delete_poll(poll.id))[0] is False
     assert await count_rows(other.id) == other_before
     assert (await tally_counts(storage, other))[1] == 1
 

@@ -173,7 +173,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if reply.pos:
             self.set_cookie(POS_COOKIE, reply.pos, httponly=True, samesite="Lax",
                             expires_days=None, max_age=300)
-        self.write_json(reply.status, reply.body)
+        self.write_json(reply.status, reply.body if reply.status != 204 else None)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -63,8 +63,8 @@ class PollHandler(ApiHandler):
     async def delete(self, poll_id: str) -> None:
         self.refuse_large_body()
         check_poll_id(poll_id)
-        await self.service.delete_poll(poll_id, self.admin_token)
-        self.write_json(204, None)
+        # The position cookie: a read right after sees the poll gone, on any replica.
+        self.write_reply(await self.service.delete_poll(poll_id, self.admin_token))
 
 
 class PollStatusHandler(ApiHandler):

@@ -222,7 +222,8 @@ class Storage(abc.ABC):
         """Close or reopen; None when the poll is missing. Reopen clears a passed closes_at."""
 
     @abc.abstractmethod
-    async def delete_poll(self, poll_id: str) -> bool: ...
+    async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:
+        """Whether the poll existed, and the write's position (read-your-writes)."""
 
     @abc.abstractmethod
     async def due_polls(self, now: int) -> list[str]:

@@ -571,15 +571,15 @@ class MySQLStorage(Storage):
         seq, changed = result
         return StatusChange(poll_id, status, seq, pos, changed)
 
-    async def delete_poll(self, poll_id: str) -> bool:
+    async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:
         async def fn(conn: aiomysql.Connection) -> bool:
             async with conn.cursor() as cur:
                 n = await cur.execute("DELETE FROM polls WHERE id = %s", (poll_id,))
                 for table in ("ballots", "tally_slots", "poll_codes"):
                     await cur.execute(f"DELETE FROM {table} WHERE poll_id = %s", (poll_id,))
                 return bool(n)
-        deleted, _ = await self._write(fn)
-        return deleted
+        deleted, pos = await self._write(fn)
+        return deleted, pos
 
     async def due_polls(self, now: int) -> list[str]:
         async def fn(conn: aiomysql.Connection) -> list[str]:

@@ -250,10 +250,10 @@ class SQLiteStorage(Storage):
                 seq_row = await cur.fetchone()
         return StatusChange(poll_id, status, int(seq_row[0]) if seq_row else 0, None, changed)
 
-    async def delete_poll(self, poll_id: str) -> bool:
+    async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:
         async with self._transaction() as conn:
             cur = await conn.execute("DELETE FROM polls WHERE id = ?", (poll_id,))
-            return cur.rowcount > 0
+            return cur.rowcount > 0, None
 
     async def due_polls(self, now: int) -> list[str]:
         async with self.reader.execute(

@@ -21,7 +21,7 @@ from voting.handlers.health import HealthHandler, MetricsHandler, ReadyHandler
 from voting.handlers.polls import BallotHandler, BallotsHandler, PollHandler, PollsHandler, \
     PollStatusHandler, ResultsHandler, VotersHandler
 from voting.metrics import Metrics
-from voting.ratelimit import RateLimiter
+from voting.ratelimit import RateLimiter, SharedRateLimiter
 from voting.service import IDEMPOTENCY_TTL_MS, PollService
 from voting.storage.base import Storage
 from voting.tokens import Signer
@@ -106,9 +106,23 @@ def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Ap
         voting_signer=signer,
         voting_connections=set(),
         voting_inflight={"n": 0},
-        voting_limiters={"voters": RateLimiter(config["rate_limits"]["voters_per_minute"]),
-                         "ballots": RateLimiter(config["rate_limits"]["ballots_per_minute"])},
+        voting_limiters=make_limiters(config),
     )
+
+
+def make_limiters(config: Config) -> dict[str, RateLimiter]:
+    """Counted in Redis when backends share one (the cluster), else in the process."""
+    limits = config["rate_limits"]
+    b = config["broker"]
+    out: dict[str, RateLimiter] = {}
+    for bucket in ("voters", "ballots"):
+        per_minute = limits[f"{bucket}_per_minute"]
+        if b["backend"] == "redis":
+            out[bucket] = SharedRateLimiter(per_minute, bucket, b["redis_url"],
+                                            b["redis_password"] or None, b["channel_prefix"])
+        else:
+            out[bucket] = RateLimiter(per_minute)
+    return out
 
 
 def make_storage(config: Config) -> Storage:
@@ -198,6 +212,8 @@ class Server:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.app.settings["voting_registry"].close()
+        for limiter in self.app.settings["voting_limiters"].values():
+            await limiter.close()
         await self.broker.close()
         await self.storage.close()
 

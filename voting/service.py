@@ -8,7 +8,7 @@ import logging
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from voting import domain
 from voting.domain import Poll, Tally
@@ -242,7 +242,7 @@ class PollService:
 
     async def cast_ballot(self, poll_id: str, body: Any, voter_token: str | None,
                           idem_key: str | None, pos: str | None,
-                          admit: Callable[[], None] | None = None) -> Reply:
+                          admit: Callable[[], Awaitable[None]] | None = None) -> Reply:
         """`admit` raises when the caller is over its rate limit (ApiError 429)."""
         ballot = domain.parse_ballot(body)
         now = domain.now_ms()
@@ -262,7 +262,7 @@ class PollService:
             raise PollClosed()
         if admit is not None:
             try:
-                admit()
+                await admit()
             except ApiError:
                 if not poll.allow_revote and \
                         await self.storage.get_ballot(poll_id, voter_key, pos) is not None:

@@ -1,29 +1,14 @@
 """Per-address rate limits (DESIGN.md §4), with small limits for this module's server."""
 from __future__ import annotations
 
-import time
-
-from tests.client import eventually
 from tests.conftest import RunningServer
-from tests.handlers.helpers import assert_error
+from tests.handlers.helpers import assert_error, start_of_a_minute
 
 server_config = {"rate_limits": {"voters_per_minute": 3, "ballots_per_minute": 3}}
 
 
-async def _start_of_a_minute() -> None:
-    """The limiter counts per fixed minute; keep each burst inside one window."""
-    if 60 - time.monotonic() % 60 > 5:
-        return
-    start = int(time.monotonic() // 60)
-
-    async def next_minute() -> bool:
-        return int(time.monotonic() // 60) != start
-
-    await eventually(next_minute, timeout=10, interval=0.1)
-
-
 async def test_fourth_voter_in_a_minute_is_rate_limited(sqlite_server: RunningServer) -> None:
-    await _start_of_a_minute()
+    await start_of_a_minute()
     api = sqlite_server.api
     for _ in range(3):
         assert (await api.session().post("/api/voters")).status == 201
@@ -40,7 +25,7 @@ async def test_fourth_voter_in_a_minute_is_rate_limited(sqlite_server: RunningSe
 
 async def test_limits_are_per_client_address(sqlite_server: RunningServer) -> None:
     """Behind the (trusted, local) proxy the real address is X-Real-IP / X-Forwarded-For."""
-    await _start_of_a_minute()
+    await start_of_a_minute()
     api = sqlite_server.api
     for _ in range(3):
         r = await api.session().post("/api/voters", headers={"X-Real-IP": "203.0.113.7"})
@@ -54,7 +39,7 @@ async def test_limits_are_per_client_address(sqlite_server: RunningServer) -> No
 
 
 async def test_ballots_are_rate_limited(sqlite_server: RunningServer) -> None:
-    await _start_of_a_minute()
+    await start_of_a_minute()
     api = sqlite_server.api
     pid = (await api.create_poll())["poll"]["id"]
     addr = {"X-Real-IP": "192.0.2.10"}
@@ -79,7 +64,7 @@ async def test_ballots_are_rate_limited(sqlite_server: RunningServer) -> None:
 
 
 async def test_repeated_ballot_is_409_not_429(sqlite_server: RunningServer) -> None:
-    await _start_of_a_minute()
+    await start_of_a_minute()
     api = sqlite_server.api
     created = await api.create_poll()
     pid = created["poll"]["id"]

@@ -153,9 +153,9 @@ class BaseHandler(tornado.web.RequestHandler):
         pos = self.get_cookie(POS_COOKIE)
         return pos if pos and len(pos) <= 512 else None
 
-    def check_rate(self, bucket: str) -> None:
+    async def check_rate(self, bucket: str) -> None:
         limiter = self.limiters[bucket]
-        if not limiter.allow(self.client_ip):
+        if not await limiter.allow(self.client_ip):
             self._retry_after = str(limiter.retry_after())
             raise ApiError(429, "rate_limited", "Too many requests from your address; "
                                                 "please wait a minute.")

@@ -109,7 +109,7 @@ class VotersHandler(ApiHandler):
 
     async def post(self) -> None:
         self.refuse_large_body()
-        self.check_rate("voters")
+        await self.check_rate("voters")
         token = self.signer.new_voter_token()
         secure = self.request.protocol == "https" or \
             self.request.headers.get("X-Forwarded-Proto") == "https"

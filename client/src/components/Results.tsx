@@ -43,8 +43,10 @@ export function Results({ poll, tally, big = false, headingLevel = 3 }: Props) {
     return m;
   }, [poll, tally]);
 
+  // A plain container: each page puts it in its own "Results" region (a nested region of the
+  // same name would only repeat it in the landmark list).
   return (
-    <section className={`results ${big ? 'results-big' : ''}`} aria-label="Results">
+    <div className={`results ${big ? 'results-big' : ''}`}>
       <p className="total" data-testid="total">
         <strong data-testid="total-count">{tally.total}</strong> {tally.total === 1 ? 'voter' : 'voters'}
       </p>
@@ -85,6 +87,6 @@ export function Results({ poll, tally, big = false, headingLevel = 3 }: Props) {
       <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="announcer">
         {announcement}
       </div>
-    </section>
+    </div>
   );
 }

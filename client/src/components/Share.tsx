@@ -21,10 +21,18 @@ function CopyButton({ text, label }: { text: string; label: string }) {
       window.prompt('Copy this:', text);
     }
   };
+  // The visible word starts the accessible name ("Copy share link", then "Copied share link"), so
+  // the name always contains the visible text (WCAG 2.5.3); the status line announces the copy.
   return (
-    <button type="button" className="btn btn-small" onClick={copy} aria-label={`Copy ${label}`}>
-      {done ? 'Copied' : 'Copy'}
-    </button>
+    <>
+      <button type="button" className="btn btn-small" onClick={copy}>
+        {done ? 'Copied' : 'Copy'}
+        <span className="sr-only"> {label}</span>
+      </button>
+      <span className="sr-only" role="status">
+        {done ? `The ${label} was copied.` : ''}
+      </span>
+    </>
   );
 }
 

@@ -52,7 +52,7 @@ export function PresentPage({ id }: { id: string }) {
       <div className="present-main">
         <header className="present-head">
           <h1 className="present-title">{poll.title}</h1>
-          <p className="present-sub">
+          <div className="present-sub">
             {tally.deleted ? (
               <span className="pill pill-closed">Deleted</span>
             ) : (
@@ -61,9 +61,11 @@ export function PresentPage({ id }: { id: string }) {
               </span>
             )}
             <ConnectionStatus state={live.connection} updatedAt={tally.updatedAt} />
-          </p>
+          </div>
         </header>
-        <Results poll={poll} tally={tally} big headingLevel={2} />
+        <section aria-label="Results">
+          <Results poll={poll} tally={tally} big headingLevel={2} />
+        </section>
       </div>
       <aside className="present-join" aria-label="How to join">
         <p className="present-join-lead">Vote at</p>

@@ -8,11 +8,8 @@ from typing import Any, AsyncIterator
 import pytest
 
 from tests.client import Api
-from tests.conftest import make_config, require_binary
 from tests.handlers.helpers import start_of_a_minute
-from tests.ws.test_redis_relay import RedisServer
-from voting.app import Server, make_broker, make_storage
-from voting.cluster import redis as redis_proc
+from tests.ws.test_redis_relay import redis_backends
 from voting.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.integration
@@ -23,29 +20,14 @@ LIMIT = 5
 @pytest.fixture
 async def backends(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     """Two servers on one database and one Redis, admitting LIMIT ballots a minute."""
-    require_binary("redis-server", "/usr/bin/redis-server")
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    await redis.wait_ready()
-    servers, apis = [], []
-    db = str(tmp_path / "shared.sqlite3")
-    for name in ("backend1", "backend2"):
-        cfg = make_config(tmp_path / name, server={"name": name, "secret": "x" * 32},
-                          storage={"sqlite_path": db},
-                          broker={"backend": "redis", "redis_url": redis_proc.url(redis.port)},
-                          rate_limits={"voters_per_minute": 0, "ballots_per_minute": LIMIT})
-        server = Server(cfg, make_storage(cfg), make_broker(cfg, name))
-        port = await server.start("127.0.0.1", 0)
-        servers.append(server)
-        apis.append(Api(f"http://127.0.0.1:{port}"))
-    try:
-        yield {"redis": redis, "apis": apis}
-    finally:
-        for api in apis:
-            api.close()
-        for server in servers:
-            await server.stop()
-        redis.stop()
+    async with redis_backends(tmp_path, rate_limits={"voters_per_minute": 0,
+                                                     "ballots_per_minute": LIMIT}) as (redis, servers):
+        apis = [Api(url) for _, url, _ in servers]
+        try:
+            yield {"redis": redis, "apis": apis}
+        finally:
+            for api in apis:
+                api.close()
 
 
 async def ballots_from(address: str, apis: list[Api], n: int) -> list[int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -45,28 +46,38 @@ class RedisServer:
             self.proc.wait(10)
 
 
-@pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+@asynccontextmanager
+async def redis_backends(tmp_path: Path, **sections: dict[str, Any]
+                         ) -> AsyncIterator[tuple[RedisServer, list[tuple[Server, str, str]]]]:
+    """A real Redis and two in-process servers on one SQLite file relaying through it.
+
+    Yields the Redis and (server, http url, ws url) per backend; `sections` add config."""
     require_binary("redis-server", "/usr/bin/redis-server")
     redis = RedisServer(tmp_path / "redis")
     redis.start()
     await redis.wait_ready()
     servers = []
     db = str(tmp_path / "shared.sqlite3")
-    for name in ("backend1", "backend2"):
-        cfg = make_config(tmp_path / name, server={"name": name, "secret": "x" * 32},
-                          storage={"sqlite_path": db},
-                          broker={"backend": "redis",
-                                  "redis_url": redis_proc.url(redis.port)})
-        server = Server(cfg, make_storage(cfg), make_broker(cfg, name))
-        port = await server.start("127.0.0.1", 0)
-        servers.append((server, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"))
     try:
-        yield {"redis": redis, "servers": servers}
+        for name in ("backend1", "backend2"):
+            cfg = make_config(tmp_path / name, server={"name": name, "secret": "x" * 32},
+                              storage={"sqlite_path": db},
+                              broker={"backend": "redis",
+                                      "redis_url": redis_proc.url(redis.port)}, **sections)
+            server = Server(cfg, make_storage(cfg), make_broker(cfg, name))
+            port = await server.start("127.0.0.1", 0)
+            servers.append((server, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"))
+        yield redis, servers
     finally:
         for server, _, _ in servers:
             await server.stop()
         redis.stop()
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    async with redis_backends(tmp_path) as (redis, servers):
+        yield {"redis": redis, "servers": servers}
 
 
 async def test_ballot_on_one_backend_reaches_subscriber_of_another(relay: dict[str, Any]) -> None:

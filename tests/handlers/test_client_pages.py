@@ -45,6 +45,8 @@ async def test_built_client_is_served_for_every_route_and_its_assets(tmp_path: P
         for path in ROUTES:
             r = await api.get(path)
             assert r.status == 200 and b"<div id=root>" in r.body, path
+            head = await api.request("HEAD", path)
+            assert head.status == 200 and head.body == b"", path
         js = await api.get("/assets/app-1234.js")
         assert js.status == 200 and b"console.log" in js.body
         assert "immutable" in js.headers.get("Cache-Control", "")

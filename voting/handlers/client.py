@@ -34,6 +34,8 @@ class ClientPageHandler(BaseHandler):
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.finish(NOT_BUILT)
 
+    head = get  # link checkers and monitors probe pages with HEAD
+
 
 class ClientFileHandler(tornado.web.StaticFileHandler):
     """Built assets; a missing file is the usual JSON 404."""

@@ -204,8 +204,8 @@ class Server:
             await asyncio.sleep(0.02)
         if self.http is not None:
             try:
-                await asyncio.wait_for(self.http.close_all_connections(),
-                                       self.config["server"]["shutdown_grace"])
+                async with asyncio.timeout(self.config["server"]["shutdown_grace"]):
+                    await self.http.close_all_connections()
             except asyncio.TimeoutError:
                 log.warning("in-flight requests did not finish within the grace period")
         for t in self._tasks:

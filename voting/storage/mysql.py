@@ -110,20 +110,21 @@ class MySQLStorage(Storage):
     # --- pools -----------------------------------------------------------
     async def _pool(self, node: Node) -> aiomysql.Pool:
         if node.pool is None:
-            node.pool = await asyncio.wait_for(aiomysql.create_pool(
-                minsize=0, maxsize=int(self.cfg["pool_size"]), host=node.host, port=node.port,
-                user=self.cfg["user"], password=self.cfg["password"], db=self.cfg["database"],
-                charset="utf8mb4", autocommit=True, connect_timeout=float(self.cfg["connect_timeout"]),
-                pool_recycle=300,
-                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"),
-                self.timeout)
+            async with asyncio.timeout(self.timeout):
+                node.pool = await aiomysql.create_pool(
+                    minsize=0, maxsize=int(self.cfg["pool_size"]), host=node.host, port=node.port,
+                    user=self.cfg["user"], password=self.cfg["password"], db=self.cfg["database"],
+                    charset="utf8mb4", autocommit=True,
+                    connect_timeout=float(self.cfg["connect_timeout"]), pool_recycle=300,
+                    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return node.pool
 
     @asynccontextmanager
     async def _conn(self, node: Node) -> AsyncIterator[aiomysql.Connection]:
         try:
             pool = await self._pool(node)
-            conn = await asyncio.wait_for(pool.acquire(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                conn = await pool.acquire()
         except Exception as exc:
             if node.role == "replica":
                 node.healthy = False
@@ -154,8 +155,8 @@ class MySQLStorage(Storage):
         """fn on a connection of node, with a deadline; a stale pooled connection is retried."""
         for attempt in range(retries + 1):
             try:
-                async with self._conn(node) as conn:
-                    return await asyncio.wait_for(fn(conn), self.timeout)
+                async with self._conn(node) as conn, asyncio.timeout(self.timeout):
+                    return await fn(conn)
             except StorageUnavailable:
                 raise
             except pymysql.err.MySQLError as exc:

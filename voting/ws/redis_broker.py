@@ -89,7 +89,8 @@ class RedisBroker(Broker):
 
     async def ping(self) -> dict[str, Any]:
         assert self._client is not None
-        await asyncio.wait_for(self._client.ping(), 2.0)
+        async with asyncio.timeout(2.0):
+            await self._client.ping()
         return {"broker": "redis", "relay_connected": self._connected}
 
     # --- publishing ------------------------------------------------------
@@ -118,7 +119,11 @@ class RedisBroker(Broker):
                 async with self._client.pipeline(transaction=False) as pipe:
                     for channel, payload in messages:
                         pipe.publish(channel, payload)
-                    await asyncio.wait_for(pipe.execute(), 2.0)
+                    # asyncio.timeout, never wait_for, in tasks that get cancelled: on Python
+                    # 3.11 wait_for swallows a cancel that lands as the call completes, and
+                    # close() then waits for this task forever (seen with a SIGCONTed Redis).
+                    async with asyncio.timeout(2.0):
+                        await pipe.execute()
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("publish to redis failed: %s", exc)
 
@@ -129,7 +134,8 @@ class RedisBroker(Broker):
             if not self._connected or self._client is None:
                 continue
             try:
-                await asyncio.wait_for(self._client.publish(self.control_channel, payload), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._client.publish(self.control_channel, payload)
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("redis beacon failed: %s", exc)
             if self.metrics is not None:
@@ -190,8 +196,10 @@ class RedisBroker(Broker):
                     commands.cancel()
                     await asyncio.gather(commands, return_exceptions=True)
                 try:
-                    await asyncio.wait_for(pubsub.aclose(), 1.0)
-                    await asyncio.wait_for(client.aclose(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await pubsub.aclose()
+                    async with asyncio.timeout(1.0):
+                        await client.aclose()
                 except Exception:  # the connection is already gone
                     pass
             await asyncio.sleep(backoff)

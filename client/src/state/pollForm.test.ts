@@ -54,6 +54,15 @@ describe('validatePollForm', () => {
     expect(e[`o.${q.options[0].key}.label`]).toBeUndefined();
   });
 
+  it('compares labels like the server: NFC, but case-sensitive', () => {
+    const f = valid();
+    const q = f.questions[0];
+    q.options = [newOption('caf\u00e9'), newOption('cafe\u0301'), newOption('Yes'), newOption('yes')];
+    const e = validatePollForm(f);
+    expect(e[`o.${q.options[1].key}.label`]).toMatch(/already/);
+    expect(e[`o.${q.options[3].key}.label`]).toBeUndefined();
+  });
+
   it('checks min/max of multiple questions', () => {
     const f = valid();
     const q = f.questions[0];

@@ -123,8 +123,9 @@ export function validatePollForm(form: PollForm, now: number = Date.now()): Form
       if (!label) e[`o.${o.key}.label`] = 'Write the option.';
       else if (charLength(label) > LIMITS.labelMax)
         e[`o.${o.key}.label`] = `The option is longer than ${LIMITS.labelMax} characters.`;
-      else if (seen.has(label)) e[`o.${o.key}.label`] = 'This option is already in the question.';
-      else seen.set(label, o.key);
+      // As the server compares them: after trimming and NFC, case kept ("Yes" ≠ "yes").
+      else if (seen.has(label.normalize('NFC'))) e[`o.${o.key}.label`] = 'This option is already in the question.';
+      else seen.set(label.normalize('NFC'), o.key);
     }
 
     if (q.kind === 'multiple') {

@@ -62,14 +62,14 @@ async def test_without_redis_each_backend_limits_on_its_own(backends: dict[str, 
 
 
 async def test_local_limiter_counts_per_minute() -> None:
-    limiter = RateLimiter(2)
+    limiter = RateLimiter({"ballots": 2, "voters": 0})
     t = 1_800_000_000.0  # the start of a minute
-    assert [limiter.allow_here("a", t), limiter.allow_here("a", t + 1),
-            limiter.allow_here("a", t + 2)] == [True, True, False]
-    assert limiter.allow_here("b", t + 3)
-    assert limiter.allow_here("a", t + 60)  # the next window
+    assert [limiter.allow_here("ballots", "a", t), limiter.allow_here("ballots", "a", t + 1),
+            limiter.allow_here("ballots", "a", t + 2)] == [True, True, False]
+    assert limiter.allow_here("ballots", "b", t + 3)
+    assert limiter.allow_here("ballots", "a", t + 60)  # the next window
     assert limiter.retry_after(t + 45) == 15
-    assert await RateLimiter(0).allow("a") and await RateLimiter(0).allow("a")
+    assert await limiter.allow("voters", "a") and await limiter.allow("voters", "a")
 
 
 async def test_a_hung_redis_does_not_hold_ballots(backends: dict[str, Any]) -> None:

@@ -1,7 +1,6 @@
 """Graceful shutdown of `voting serve` (DESIGN.md §6): SIGTERM closes feeds with 1012, exit 0."""
 from __future__ import annotations
 
-import asyncio
 import signal
 from pathlib import Path
 
@@ -33,8 +32,7 @@ async def test_sigterm_closes_websockets_with_1012_and_exits_0(tmp_path: Path) -
         assert [f.close_code for f in feeds] == [1012, 1012, 1012]
 
         async def exited() -> bool:
-            await asyncio.sleep(0)
-            return sp.proc.poll() is not None
+                return sp.proc.poll() is not None
 
         await eventually(exited, timeout=20)
         assert sp.proc.returncode == 0, sp.log.read_text()[-2000:]

@@ -15,7 +15,7 @@ import tornado.web
 
 from voting import openapi
 from voting.config import Config, resolve_secret
-from voting.handlers.base import BaseHandler, NotFoundHandler
+from voting.handlers.base import BaseHandler, InFlight, NotFoundHandler
 from voting.handlers.client import ClientFileHandler, ClientPageHandler
 from voting.handlers.health import HealthHandler, MetricsHandler, ReadyHandler
 from voting.handlers.polls import BallotHandler, BallotsHandler, PollHandler, PollsHandler, \
@@ -105,24 +105,20 @@ def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Ap
         voting_metrics=metrics,
         voting_signer=signer,
         voting_connections=set(),
-        voting_inflight={"n": 0},
-        voting_limiters=make_limiters(config),
+        voting_inflight=InFlight(),
+        voting_rate_limiter=make_rate_limiter(config),
     )
 
 
-def make_limiters(config: Config) -> dict[str, RateLimiter]:
+def make_rate_limiter(config: Config) -> RateLimiter:
     """Counted in Redis when backends share one (the cluster), else in the process."""
-    limits = config["rate_limits"]
+    per_minute = {bucket: config["rate_limits"][f"{bucket}_per_minute"]
+                  for bucket in ("voters", "ballots")}
     b = config["broker"]
-    out: dict[str, RateLimiter] = {}
-    for bucket in ("voters", "ballots"):
-        per_minute = limits[f"{bucket}_per_minute"]
-        if b["backend"] == "redis":
-            out[bucket] = SharedRateLimiter(per_minute, bucket, b["redis_url"],
-                                            b["redis_password"] or None, b["channel_prefix"])
-        else:
-            out[bucket] = RateLimiter(per_minute)
-    return out
+    if b["backend"] == "redis":
+        return SharedRateLimiter(per_minute, b["redis_url"], b["redis_password"] or None,
+                                 b["channel_prefix"])
+    return RateLimiter(per_minute)
 
 
 def make_storage(config: Config) -> Storage:
@@ -198,13 +194,15 @@ class Server:
             self.http.stop()
         for conn in list(self.app.settings["voting_connections"]):
             conn.close(CLOSE_RESTART, "server restart")
-        inflight: dict[str, int] = self.app.settings["voting_inflight"]
-        deadline = time.monotonic() + self.config["server"]["shutdown_grace"]
-        while inflight["n"] > 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        grace = self.config["server"]["shutdown_grace"]
+        try:
+            async with asyncio.timeout(grace):
+                await self.app.settings["voting_inflight"].idle()
+        except TimeoutError:
+            pass  # close_all_connections below gives them one more grace, then warns
         if self.http is not None:
             try:
-                async with asyncio.timeout(self.config["server"]["shutdown_grace"]):
+                async with asyncio.timeout(grace):
                     await self.http.close_all_connections()
             except asyncio.TimeoutError:
                 log.warning("in-flight requests did not finish within the grace period")
@@ -212,8 +210,7 @@ class Server:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.app.settings["voting_registry"].close()
-        for limiter in self.app.settings["voting_limiters"].values():
-            await limiter.close()
+        await self.app.settings["voting_rate_limiter"].close()
         await self.broker.close()
         await self.storage.close()
 

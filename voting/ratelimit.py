@@ -1,4 +1,4 @@
-"""Per-client-address rate limits: a fixed one-minute window per address and bucket.
+"""Per-client-address rate limits: a fixed one-minute window per bucket and address.
 
 `RateLimiter` counts in this process (embedded mode). `SharedRateLimiter` counts
 in Redis, so a cluster's backends enforce one limit together rather than N times
@@ -18,29 +18,32 @@ log = logging.getLogger("voting.ratelimit")
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, max_clients: int = 100_000) -> None:
+    def __init__(self, per_minute: dict[str, int], max_clients: int = 100_000) -> None:
+        """per_minute: the limit of each bucket ("voters", "ballots"); 0 disables one."""
         self.per_minute = per_minute
         self.max_clients = max_clients
-        self._windows: dict[str, tuple[int, int]] = {}  # address -> (minute, count)
+        self._windows: dict[tuple[str, str], tuple[int, int]] = {}  # -> (minute, count)
 
-    async def allow(self, address: str) -> bool:
-        """True when the address may go on; 0 per minute disables the limit."""
-        return self.allow_here(address)
+    async def allow(self, bucket: str, address: str) -> bool:
+        """True when the address may go on."""
+        return self.allow_here(bucket, address)
 
-    def allow_here(self, address: str, now: float | None = None) -> bool:
+    def allow_here(self, bucket: str, address: str, now: float | None = None) -> bool:
         """The decision from this process's own counts."""
-        if self.per_minute <= 0:
+        limit = self.per_minute[bucket]
+        if limit <= 0:
             return True
         # Wall-clock minutes: every backend agrees on the window (see SharedRateLimiter).
         minute = int((time.time() if now is None else now) // 60)
-        start, count = self._windows.get(address, (minute, 0))
+        key = (bucket, address)
+        start, count = self._windows.get(key, (minute, 0))
         if start != minute:
             start, count = minute, 0
-        if count >= self.per_minute:
+        if count >= limit:
             return False
-        if len(self._windows) >= self.max_clients and address not in self._windows:
-            self._windows = {a: w for a, w in self._windows.items() if w[0] == minute}
-        self._windows[address] = (start, count + 1)
+        if len(self._windows) >= self.max_clients and key not in self._windows:
+            self._windows = {k: w for k, w in self._windows.items() if w[0] == minute}
+        self._windows[key] = (start, count + 1)
         return True
 
     def retry_after(self, now: float | None = None) -> int:
@@ -52,29 +55,28 @@ class RateLimiter:
 
 
 class SharedRateLimiter(RateLimiter):
-    """One count per address and minute in Redis (INCR), shared by every backend."""
+    """One count per bucket, address and minute in Redis (INCR), shared by every backend."""
 
     # After Redis failed to answer, count in the process this long before asking it again,
     # so a hung Redis costs one timeout per interval, not one per request.
     RETRY_INTERVAL = 5.0
 
-    def __init__(self, per_minute: int, bucket: str, redis_url: str, password: str | None,
+    def __init__(self, per_minute: dict[str, int], redis_url: str, password: str | None,
                  prefix: str, timeout: float = 0.25) -> None:
         super().__init__(per_minute)
-        self.bucket = bucket
         self.prefix = prefix
         self.timeout = timeout
         self._client = aioredis.from_url(redis_url, password=password, socket_connect_timeout=1,
                                          socket_timeout=timeout, decode_responses=True)
         self._local_until = 0.0
 
-    async def allow(self, address: str) -> bool:
-        if self.per_minute <= 0:
+    async def allow(self, bucket: str, address: str) -> bool:
+        if self.per_minute[bucket] <= 0:
             return True
         now = time.time()
         if now < self._local_until:
-            return self.allow_here(address, now)
-        key = f"{self.prefix}:ratelimit:{self.bucket}:{int(now // 60)}:{address}"
+            return self.allow_here(bucket, address, now)
+        key = f"{self.prefix}:ratelimit:{bucket}:{int(now // 60)}:{address}"
         try:
             async with asyncio.timeout(self.timeout):
                 pipe = self._client.pipeline(transaction=False)
@@ -86,8 +88,8 @@ class SharedRateLimiter(RateLimiter):
                 log.warning("rate limits counted per backend: Redis did not answer (%s)",
                             exc or type(exc).__name__)
             self._local_until = now + self.RETRY_INTERVAL
-            return self.allow_here(address, now)
-        return int(count) <= self.per_minute
+            return self.allow_here(bucket, address, now)
+        return int(count) <= self.per_minute[bucket]
 
     async def close(self) -> None:
         await self._client.aclose()

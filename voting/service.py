@@ -125,7 +125,7 @@ class PollService:
             body = self._with_secrets(body, poll)
         return Reply(found.status, body, None)
 
-    async def get_poll(self, poll_id: str, admin_token: str | None, pos: str | None) -> Poll:
+    async def get_poll(self, poll_id: str, pos: str | None) -> Poll:
         poll = await self.storage.get_poll(poll_id, pos)
         if poll is None:
             raise PollNotFound()
@@ -143,7 +143,7 @@ class PollService:
 
     async def poll_with_tally(self, poll_id: str, admin_token: str | None,
                               pos: str | None) -> dict[str, Any]:
-        poll = await self.get_poll(poll_id, admin_token, pos)
+        poll = await self.get_poll(poll_id, pos)
         tally = await self.storage.get_tally(poll_id, pos)
         if tally is None:
             raise PollNotFound()
@@ -153,7 +153,7 @@ class PollService:
 
     async def results(self, poll_id: str, admin_token: str | None,
                       pos: str | None) -> tuple[Poll, Tally]:
-        poll = await self.get_poll(poll_id, admin_token, pos)
+        poll = await self.get_poll(poll_id, pos)
         tally = await self.storage.get_tally(poll_id, pos)
         if tally is None:
             raise PollNotFound()
@@ -176,7 +176,7 @@ class PollService:
         }
 
     async def set_status(self, poll_id: str, admin_token: str | None, status: str) -> Reply:
-        poll = await self.get_poll(poll_id, admin_token, None)
+        poll = await self.get_poll(poll_id, None)
         self.require_admin(poll, admin_token)
         self._definitions.pop(poll_id, None)
         change = await self.storage.set_status(poll_id, status, domain.now_ms())
@@ -189,7 +189,7 @@ class PollService:
         return Reply(200, {"poll": body}, change.pos)
 
     async def delete_poll(self, poll_id: str, admin_token: str | None) -> Reply:
-        poll = await self.get_poll(poll_id, admin_token, None)
+        poll = await self.get_poll(poll_id, None)
         self.require_admin(poll, admin_token)
         self._definitions.pop(poll_id, None)
         deleted, pos = await self.storage.delete_poll(poll_id)
@@ -219,7 +219,7 @@ class PollService:
         if cached is not None and not cached.is_closed(now):
             self._definitions.move_to_end(poll_id)
             return cached
-        poll = await self.get_poll(poll_id, None, pos)
+        poll = await self.get_poll(poll_id, pos)
         self._definitions[poll_id] = poll
         if len(self._definitions) > DEFINITION_CACHE_SIZE:
             self._definitions.popitem(last=False)
@@ -295,7 +295,7 @@ class PollService:
 
     async def get_ballot(self, poll_id: str, voter_token: str | None, code: str | None,
                          pos: str | None) -> BallotRecord:
-        poll = await self.get_poll(poll_id, None, pos)
+        poll = await self.get_poll(poll_id, pos)
         voter_key, _ = await self._voter(poll, voter_token, code)
         ballot = await self.storage.get_ballot(poll_id, voter_key, pos)
         if ballot is None:

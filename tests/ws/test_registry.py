@@ -94,14 +94,12 @@ async def test_subscribe_snapshot_then_newer_tallies_only(storage: GatedStorage)
     registry.on_event(poll.id, {"type": "changed"})
 
     async def got_tally() -> bool:
-        await asyncio.sleep(0)
         return any(f["type"] == "tally" for f in sub.sent)
 
     await eventually(got_tally, timeout=5)
     # A change event without a change sends nothing (the seq did not grow).
     registry.on_event(poll.id, {"type": "changed"})
     async def flushed() -> bool:
-        await asyncio.sleep(0)
         task = registry.feeds[poll.id].task
         return task is None or task.done()
 

@@ -1,6 +1,7 @@
 """The base handler: typed access to dependencies, JSON bodies and the one error shape."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -24,6 +25,27 @@ HARD_BODY_LIMIT = 8 * 1024 * 1024  # beyond this we stop reading and answer 413 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited",
                  503: "unavailable"}
+
+
+class InFlight:
+    """Requests being handled; shutdown waits until there are none."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.n += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.n -= 1
+        if self.n == 0:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
 
 
 @tornado.web.stream_request_body
@@ -52,8 +74,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.settings["voting_signer"]  # type: ignore[no-any-return]
 
     @property
-    def limiters(self) -> dict[str, RateLimiter]:
-        return self.settings["voting_limiters"]  # type: ignore[no-any-return]
+    def rate_limiter(self) -> RateLimiter:
+        return self.settings["voting_rate_limiter"]  # type: ignore[no-any-return]
 
     @property
     def backend_name(self) -> str:
@@ -75,7 +97,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def _release(self) -> None:
         if self._counted:
             self._counted = False
-            self.settings["voting_inflight"]["n"] -= 1
+            self.settings["voting_inflight"].leave()
 
     @property
     def body_limit(self) -> int:
@@ -86,7 +108,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Backend", self.backend_name)
 
     def prepare(self) -> None:
-        self.settings["voting_inflight"]["n"] += 1
+        self.settings["voting_inflight"].enter()
         self._counted = True
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > HARD_BODY_LIMIT:
@@ -154,9 +176,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return pos if pos and len(pos) <= 512 else None
 
     async def check_rate(self, bucket: str) -> None:
-        limiter = self.limiters[bucket]
-        if not await limiter.allow(self.client_ip):
-            self._retry_after = str(limiter.retry_after())
+        if not await self.rate_limiter.allow(bucket, self.client_ip):
+            self._retry_after = str(self.rate_limiter.retry_after())
             raise ApiError(429, "rate_limited", "Too many requests from your address; "
                                                 "please wait a minute.")
 

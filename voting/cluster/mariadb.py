@@ -49,7 +49,7 @@ class MariaDBNode:
     server_id: int
     base_dir: Path
     log_path: Path
-    durable: bool = True  # innodb_flush_log_at_trx_commit=1 (else 2)
+    durable: bool = True  # a replica's innodb_flush_log_at_trx_commit=1 (else 2); a primary is always durable
 
     @property
     def datadir(self) -> Path:
@@ -114,10 +114,15 @@ class MariaDBNode:
             "--collation-server=utf8mb4_unicode_ci",
             "--max-connections=500",
             "--innodb-buffer-pool-size=64M",
-            f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
         ]
-        if self.role == "replica":
-            argv += ["--read-only=1", "--sync-binlog=0"]
+        if self.role == "primary":
+            # DESIGN §6: a 201 means the ballot is on disk -- the redo log flushed and the
+            # binary log synced at every commit.
+            argv += ["--innodb-flush-log-at-trx-commit=1", "--sync-binlog=1"]
+        else:
+            # Replicas may relax both (durable=True: InnoDB flushes at every commit there too).
+            argv += ["--read-only=1", f"--innodb-flush-log-at-trx-commit={1 if self.durable else 2}",
+                     "--sync-binlog=0"]
         return argv
 
     # -- SQL access -------------------------------------------------------

@@ -20,7 +20,31 @@ from voting.ws.broker import InProcessBroker
 from tests.client import Api
 
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = bool(os.environ.get("CI"))
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+# Every skip of the run, for the session-end check below.
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI nothing may skip: a skipped test is a promise nobody checked, so the run fails."""
+    if not IN_CI or not _SKIPPED:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.section(f"{len(_SKIPPED)} skipped with CI set: the run fails", sep="=",
+                         red=True, bold=True)
+        for line in _SKIPPED:
+            reporter.line(line, red=True)
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def free_port() -> int:
@@ -42,12 +66,28 @@ def require_binary(name: str, *candidates: str) -> str:
     raise AssertionError  # unreachable
 
 
+def _supports_polls_limit() -> bool:
+    """Whether this build's config knows rate_limits.polls_per_minute (the creation limit)."""
+    try:
+        config_mod.load(None, environ={}, overrides={"rate_limits": {"polls_per_minute": 0}})
+    except Exception:
+        return False
+    return True
+
+
+# No rate limit at all unless a test sets one: every test client is 127.0.0.1, so one shared
+# budget would make a test's outcome depend on what ran before it in the same minute.
+NO_RATE_LIMITS: dict[str, int] = {"voters_per_minute": 0, "ballots_per_minute": 0,
+                                  **({"polls_per_minute": 0} if _supports_polls_limit() else {})}
+NO_RATE_LIMITS_ENV = {f"VOTING_RATE_LIMITS__{k.upper()}": str(v) for k, v in NO_RATE_LIMITS.items()}
+
+
 def make_config(tmp: Path, **sections: dict[str, Any]) -> config_mod.Config:
     over: dict[str, dict[str, Any]] = {
         "server": {"data_dir": str(tmp / "data"), "name": "test1", "port": 0,
                    "static_dir": str(ROOT / "client" / "dist"), "shutdown_grace": 2.0},
         "ws": {"tally_interval": 0.05, "heartbeat": 5, "idle_timeout": 30},
-        "rate_limits": {"voters_per_minute": 0, "ballots_per_minute": 0},
+        "rate_limits": dict(NO_RATE_LIMITS),
     }
     for section, keys in sections.items():
         over.setdefault(section, {}).update(keys)
@@ -108,20 +148,41 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
 
 def start_server_process(tmp: Path, name: str = "embedded", env: dict[str, str] | None = None
                          ) -> ServerProcess:
+    """`voting serve` on a free port; the port is chosen before the process binds it, so a
+    start that lost the port to another process (address in use) is tried again on another."""
+    for attempt in range(3):
+        try:
+            return _start_server_process(tmp, name, env)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError  # unreachable
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def _start_server_process(tmp: Path, name: str, env: dict[str, str] | None) -> ServerProcess:
     port = free_port()
     log = tmp / f"{name}.log"
     e = dict(os.environ)
     e.update({"VOTING_SERVER__DATA_DIR": str(tmp / "data"),
               "VOTING_SERVER__STATIC_DIR": str(ROOT / "client" / "dist"),
-              "VOTING_RATE_LIMITS__VOTERS_PER_MINUTE": "0",
-              "VOTING_RATE_LIMITS__BALLOTS_PER_MINUTE": "0"})
+              **NO_RATE_LIMITS_ENV})
     e.update(env or {})
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "voting", "serve", "--host", "127.0.0.1",
                                  "--port", str(port), "--name", name],
                                 cwd=str(ROOT), env=e, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/readyz", 20, proc, log)
+    try:
+        wait_http(url + "/readyz", 20, proc, log)
+    except RuntimeError:
+        stop_process(proc)
+        if "Address already in use" in log.read_text(errors="replace"):
+            raise PortTaken(f"port {port} was taken before {name} bound it") from None
+        raise
     return ServerProcess(url, proc, log)
 
 
@@ -154,14 +215,25 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     Tests that stop parts of it bring them back with `cluster.up()` (idempotent)."""
     for binary in ("mariadbd", "mariadb-install-db", "redis-server", "nginx"):
         require_binary(binary, f"/usr/sbin/{binary}", f"/usr/bin/{binary}")
-    from voting.cluster import LocalCluster
-    state = tmp_path_factory.mktemp("cluster")
+    from voting.cluster import ClusterError, LocalCluster
     env = dict(os.environ)
     env["VOTING_SERVER__SECRET"] = "test-secret-" + "x" * 24
-    cluster = LocalCluster(state, config_path=ROOT / "config" / "cluster.yml", port=0, backends=3,
-                           replica_durable=False, environ=env)
+    # The whole session's traffic comes from 127.0.0.1 through nginx: no shared budget.
+    env.update(NO_RATE_LIMITS_ENV)
+    for attempt in range(3):
+        state = tmp_path_factory.mktemp("cluster")
+        cluster = LocalCluster(state, config_path=ROOT / "config" / "cluster.yml", port=0,
+                               backends=3, replica_durable=False, environ=env)
+        try:
+            cluster.up()
+            break
+        except ClusterError as exc:
+            cluster.down(purge=True)
+            # Free ports are chosen before the processes bind them; another process may take
+            # one in between. Start afresh on other ports rather than fail the session.
+            if attempt == 2 or "in use" not in str(exc) and "Address already in use" not in str(exc):
+                raise
     try:
-        cluster.up()
         yield cluster
     finally:
         cluster.down(purge=True)

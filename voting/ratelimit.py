@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -18,10 +19,13 @@ log = logging.getLogger("voting.ratelimit")
 
 
 class RateLimiter:
-    def __init__(self, per_minute: dict[str, int], max_clients: int = 100_000) -> None:
-        """per_minute: the limit of each bucket ("voters", "ballots"); 0 disables one."""
+    def __init__(self, per_minute: dict[str, int], max_clients: int = 100_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        """per_minute: the limit of each bucket ("voters", "ballots"); 0 disables one.
+        clock: wall-clock seconds (tests fix it so a burst stays inside one window)."""
         self.per_minute = per_minute
         self.max_clients = max_clients
+        self.clock = clock
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}  # -> (minute, count)
 
     async def allow(self, bucket: str, address: str) -> bool:
@@ -34,7 +38,7 @@ class RateLimiter:
         if limit <= 0:
             return True
         # Wall-clock minutes: every backend agrees on the window (see SharedRateLimiter).
-        minute = int((time.time() if now is None else now) // 60)
+        minute = int((self.clock() if now is None else now) // 60)
         key = (bucket, address)
         start, count = self._windows.get(key, (minute, 0))
         if start != minute:
@@ -47,7 +51,7 @@ class RateLimiter:
         return True
 
     def retry_after(self, now: float | None = None) -> int:
-        t = time.time() if now is None else now
+        t = self.clock() if now is None else now
         return max(1, 60 - int(t % 60))
 
     async def close(self) -> None:
@@ -62,8 +66,8 @@ class SharedRateLimiter(RateLimiter):
     RETRY_INTERVAL = 5.0
 
     def __init__(self, per_minute: dict[str, int], redis_url: str, password: str | None,
-                 prefix: str, timeout: float = 0.25) -> None:
-        super().__init__(per_minute)
+                 prefix: str, timeout: float = 0.25, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(per_minute, clock=clock)
         self.prefix = prefix
         self.timeout = timeout
         self._client = aioredis.from_url(redis_url, password=password, socket_connect_timeout=1,
@@ -73,7 +77,7 @@ class SharedRateLimiter(RateLimiter):
     async def allow(self, bucket: str, address: str) -> bool:
         if self.per_minute[bucket] <= 0:
             return True
-        now = time.time()
+        now = self.clock()
         if now < self._local_until:
             return self.allow_here(bucket, address, now)
         key = f"{self.prefix}:ratelimit:{bucket}:{int(now // 60)}:{address}"

@@ -176,7 +176,8 @@ async def check_seq_increases_on_every_change(storage: Storage, count_rows: Coun
     assert seqs == sorted(set(seqs)), seqs
     assert len(seqs) == 7
     again = await storage.set_status(poll.id, "open", domain.now_ms())  # no change
-    assert again is not None and again.seq >= seqs[-1]
+    assert again is not None and again.seq == seqs[-1] and again.changed is False
+    assert (await tally_counts(storage, poll))[0] == seqs[-1]
     assert await storage.set_status("zzzzzzzz", "closed", domain.now_ms()) is None
 
 

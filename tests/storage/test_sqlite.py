@@ -100,3 +100,18 @@ async def test_closed_storage_is_unavailable(db_path: Path) -> None:
         await s.get_poll("abcdefgh")
     with pytest.raises(StorageUnavailable):
         await s.set_status("abcdefgh", "closed", domain.now_ms())
+
+
+async def test_writes_are_synced_to_disk(storage: SQLiteStorage) -> None:
+    """DESIGN.md §6: a 201 means the ballot is on disk, so SQLite runs with synchronous=FULL
+    (in WAL mode NORMAL would lose the last commits on a power cut)."""
+    async with storage._transaction() as conn:  # the connection every write goes through
+        async with conn.execute("PRAGMA synchronous") as cur:
+            row = await cur.fetchone()
+        assert row is not None and row[0] == 2, "synchronous is not FULL (2)"
+        async with conn.execute("PRAGMA journal_mode") as cur:
+            row = await cur.fetchone()
+        assert row is not None and row[0] == "wal"
+    async with storage.reader.execute("PRAGMA synchronous") as cur:
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 2

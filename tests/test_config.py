@@ -22,19 +22,19 @@ def write(tmp_path: Path, text: str, name: str = "voting.yml") -> Path:
 
 def test_defaults_without_file_or_environment() -> None:
     cfg = config.load(None, environ={})
-    assert cfg["server"]["mode"] == "embedded"
-    assert cfg["server"]["port"] == 8080
-    assert cfg["storage"]["backend"] == "sqlite" and cfg["broker"]["backend"] == "memory"
-    assert cfg["server"]["max_body_bytes"] == 65536
-    assert cfg["ws"]["tally_interval"] == 0.1
+    assert cfg.server.mode == "embedded"
+    assert cfg.server.port == 8080
+    assert cfg.storage.backend == "sqlite" and cfg.broker.backend == "memory"
+    assert cfg.server.max_body_bytes == 65536
+    assert cfg.ws.tally_interval == 0.1
     # The defaults admit at least 3,000 voters and ballots a minute from one address.
-    assert cfg["rate_limits"]["voters_per_minute"] >= 3000
-    assert cfg["rate_limits"]["ballots_per_minute"] >= 3000
+    assert cfg.rate_limits.voters_per_minute >= 3000
+    assert cfg.rate_limits.ballots_per_minute >= 3000
 
 
 def test_shipped_embedded_config_loads() -> None:
     cfg = config.load(ROOT / "config" / "default.yml", environ={})
-    assert cfg["server"]["mode"] == "embedded" and cfg["storage"]["backend"] == "sqlite"
+    assert cfg.server.mode == "embedded" and cfg.storage.backend == "sqlite"
 
 
 def test_yaml_then_environment_then_command_line(tmp_path: Path) -> None:
@@ -50,11 +50,11 @@ rate_limits:
   voters_per_minute: 5
 """)
     cfg = config.load(path, environ={})
-    assert cfg["server"]["port"] == 9001 and cfg["server"]["name"] == "from-yaml"
-    assert cfg["server"]["trusted_proxies"] == ["10.0.0.1"]
-    assert cfg["ws"]["tally_interval"] == 0.25 and cfg["ws"]["heartbeat"] == 10.0
-    assert cfg["rate_limits"]["voters_per_minute"] == 5
-    assert cfg["server"]["host"] == "127.0.0.1"  # untouched keys keep their defaults
+    assert cfg.server.port == 9001 and cfg.server.name == "from-yaml"
+    assert cfg.server.trusted_proxies == ("10.0.0.1",)
+    assert cfg.ws.tally_interval == 0.25 and cfg.ws.heartbeat == 10.0
+    assert cfg.rate_limits.voters_per_minute == 5
+    assert cfg.server.host == "127.0.0.1"  # untouched keys keep their defaults
 
     env = {"VOTING_SERVER__PORT": "9002", "VOTING_WS__TALLY_INTERVAL": "0.5",
            "VOTING_SERVER__ACCESS_LOG_JSON": "true", "VOTING_SERVER__NAME": "12345",
@@ -62,21 +62,21 @@ rate_limits:
            "VOTING_RATE_LIMITS__BALLOTS_PER_MINUTE": "0",
            "PATH": "/usr/bin", "VOTING_UNRELATED": "ignored"}
     cfg = config.load(path, environ=env)
-    assert cfg["server"]["port"] == 9002
-    assert cfg["ws"]["tally_interval"] == 0.5
-    assert cfg["server"]["access_log_json"] is True
-    assert cfg["server"]["name"] == "12345"  # a string key stays a string
-    assert cfg["server"]["trusted_proxies"] == ["10.0.0.2", "10.0.0.3"]
-    assert cfg["rate_limits"]["ballots_per_minute"] == 0
-    assert cfg["rate_limits"]["voters_per_minute"] == 5  # from YAML still
+    assert cfg.server.port == 9002
+    assert cfg.ws.tally_interval == 0.5
+    assert cfg.server.access_log_json is True
+    assert cfg.server.name == "12345"  # a string key stays a string
+    assert cfg.server.trusted_proxies == ("10.0.0.2", "10.0.0.3")
+    assert cfg.rate_limits.ballots_per_minute == 0
+    assert cfg.rate_limits.voters_per_minute == 5  # from YAML still
 
     cfg = config.load(path, environ=env, overrides={"server": {"port": 9003}})
-    assert cfg["server"]["port"] == 9003 and cfg["server"]["name"] == "12345"
+    assert cfg.server.port == 9003 and cfg.server.name == "12345"
 
 
 def test_empty_file_and_empty_sections(tmp_path: Path) -> None:
     assert config.load(write(tmp_path, ""), environ={}) == config.load(None, environ={})
-    assert config.load(write(tmp_path, "server:\n"), environ={})["server"]["port"] == 8080
+    assert config.load(write(tmp_path, "server:\n"), environ={}).server.port == 8080
 
 
 @pytest.mark.parametrize("text, key", [
@@ -93,7 +93,7 @@ def test_empty_file_and_empty_sections(tmp_path: Path) -> None:
     ("ws:\n  heartbeat: 30\n  idle_timeout: 10\n", "ws.idle_timeout"),
     ("ws:\n  max_pending_frames: [1]\n", "ws.max_pending_frames"),
     ("storage:\n  counter_slots: 1000\n", "storage.counter_slots"),
-    ("storage:\n  replicas: [nohostport]\n", "storage.replicas[0]"),
+    ("storage:\n  replicas: [nohostport]\n", "storage.replicas"),
     ("server: 8080\n", "server"),
     ("server:\n  port: null\n", "server.port"),
 ])
@@ -171,7 +171,7 @@ def test_cluster_mode_accepts_a_real_secret() -> None:
     secret = "s3cr3t-" + "x" * 30
     cfg = config.load(None, environ={"VOTING_SERVER__MODE": "cluster",
                                      "VOTING_SERVER__SECRET": secret})
-    assert config.resolve_secret(cfg) == secret
+    assert config.resolve_secret(cfg.server) == secret
 
 
 def test_serve_in_cluster_mode_without_secret_exits_2(tmp_path: Path) -> None:
@@ -186,31 +186,31 @@ def test_serve_in_cluster_mode_without_secret_exits_2(tmp_path: Path) -> None:
 def test_embedded_mode_generates_and_keeps_its_secret(tmp_path: Path) -> None:
     data = tmp_path / "data"
     cfg = config.load(None, environ={"VOTING_SERVER__DATA_DIR": str(data)})
-    assert cfg["server"]["secret"] is None
-    first = config.resolve_secret(cfg)
+    assert cfg.server.secret is None
+    first = config.resolve_secret(cfg.server)
     assert len(first) >= 32
     path = data / "secret"
     assert path.read_text().strip() == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert config.resolve_secret(cfg) == first  # kept, not regenerated
+    assert config.resolve_secret(cfg.server) == first  # kept, not regenerated
     assert config.resolve_secret(config.load(None, environ={
-        "VOTING_SERVER__DATA_DIR": str(data)})) == first
+        "VOTING_SERVER__DATA_DIR": str(data)}).server) == first
     other = config.load(None, environ={"VOTING_SERVER__DATA_DIR": str(tmp_path / "other")})
-    assert config.resolve_secret(other) != first
+    assert config.resolve_secret(other.server) != first
     # The default placeholder is not a secret in embedded mode either: the generated one wins.
     placeholder = config.load(None, environ={"VOTING_SERVER__DATA_DIR": str(data),
                                              "VOTING_SERVER__SECRET": "change-me"})
-    assert config.resolve_secret(placeholder) == first
+    assert config.resolve_secret(placeholder.server) == first
     # A configured secret is used as is.
     chosen = config.load(None, environ={"VOTING_SERVER__DATA_DIR": str(data),
                                         "VOTING_SERVER__SECRET": "mine-" + "y" * 20})
-    assert config.resolve_secret(chosen) == "mine-" + "y" * 20
+    assert config.resolve_secret(chosen.server) == "mine-" + "y" * 20
 
 
 def test_voter_tokens_survive_a_restart_with_the_kept_secret(tmp_path: Path) -> None:
     from voting.tokens import Signer
     cfg = config.load(None, environ={"VOTING_SERVER__DATA_DIR": str(tmp_path / "d")})
-    token = Signer(config.resolve_secret(cfg)).new_voter_token()
-    again = Signer(config.resolve_secret(cfg))
+    token = Signer(config.resolve_secret(cfg.server)).new_voter_token()
+    again = Signer(config.resolve_secret(cfg.server))
     assert again.voter_key(token) is not None
     assert Signer("another secret").voter_key(token) is None

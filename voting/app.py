@@ -53,22 +53,23 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     method = handler.request.method or "?"
     metrics.http_requests.labels(method, route, str(status)).inc()
     metrics.http_latency.labels(method, route).observe(duration)
-    cfg = handler.settings["voting_config"]
-    if cfg["server"]["access_log_json"]:
+    server = handler.settings["voting_config"].server
+    if server.access_log_json:
         access_log.info(json.dumps({"method": method, "path": handler.request.path,
                                     "status": status, "ms": round(duration * 1000, 2),
-                                    "server": cfg["server"]["name"]}))
+                                    "server": server.name}))
     else:
         access_log.info("%d %s %s %.1fms", status, method, handler.request.path, duration * 1000)
 
 
-def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Application:
-    metrics = Metrics()
-    signer = Signer(resolve_secret(config))
-    service = PollService(storage, broker, signer, metrics, config["storage"]["counter_slots"])
-    registry = Registry(storage, broker, config["ws"]["tally_interval"],
-                        config["ws"]["max_subscriptions"], metrics)
-    static_dir = str(Path(config["server"]["static_dir"]).resolve())
+def make_app(config: Config, storage: Storage, broker: Broker,
+             metrics: Metrics | None = None) -> tornado.web.Application:
+    metrics = metrics or Metrics()
+    signer = Signer(resolve_secret(config.server))
+    service = PollService(storage, broker, signer, metrics, config.storage.counter_slots)
+    registry = Registry(storage, broker, config.ws.tally_interval,
+                        config.ws.max_subscriptions, metrics)
+    static_dir = str(Path(config.server.static_dir).resolve())
     poll = r"([^/]+)"
     routes: list[Any] = [
         (r"/api/polls", PollsHandler),
@@ -92,10 +93,10 @@ def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Ap
         routes,
         default_handler_class=NotFoundHandler,
         log_function=_log_request,
-        websocket_ping_interval=config["ws"]["heartbeat"],
+        websocket_ping_interval=config.ws.heartbeat,
         # Tornado caps the pong wait at the ping interval; nginx's idle limit is far longer.
-        websocket_ping_timeout=min(config["ws"]["idle_timeout"], config["ws"]["heartbeat"]),
-        websocket_max_message_size=config["ws"]["max_message_bytes"],
+        websocket_ping_timeout=min(config.ws.idle_timeout, config.ws.heartbeat),
+        websocket_max_message_size=config.ws.max_message_bytes,
         compress_response=True,
         voting_config=config,
         voting_storage=storage,
@@ -112,29 +113,27 @@ def make_app(config: Config, storage: Storage, broker: Broker) -> tornado.web.Ap
 
 def make_rate_limiter(config: Config) -> RateLimiter:
     """Counted in Redis when backends share one (the cluster), else in the process."""
-    per_minute = {bucket: config["rate_limits"][f"{bucket}_per_minute"]
-                  for bucket in ("voters", "ballots")}
-    b = config["broker"]
-    if b["backend"] == "redis":
-        return SharedRateLimiter(per_minute, b["redis_url"], b["redis_password"] or None,
-                                 b["channel_prefix"])
+    per_minute = config.rate_limits.per_minute()
+    b = config.broker
+    if b.backend == "redis":
+        return SharedRateLimiter(per_minute, b.redis_url, b.redis_password or None,
+                                 b.channel_prefix)
     return RateLimiter(per_minute)
 
 
-def make_storage(config: Config) -> Storage:
-    if config["storage"]["backend"] == "mysql":
+def make_storage(config: Config, metrics: Metrics | None = None) -> Storage:
+    if config.storage.backend == "mysql":
         from voting.storage.mysql import MySQLStorage
-        return MySQLStorage(config)
+        return MySQLStorage(config.storage, config.server.name, metrics)
     from voting.storage.sqlite import SQLiteStorage
-    path = config["storage"]["sqlite_path"] or str(Path(config["server"]["data_dir"]) /
-                                                   "voting.sqlite3")
+    path = config.storage.sqlite_path or str(Path(config.server.data_dir) / "voting.sqlite3")
     return SQLiteStorage(path)
 
 
-def make_broker(config: Config, metrics_name: str) -> Broker:
-    if config["broker"]["backend"] == "redis":
+def make_broker(config: Config, name: str, metrics: Metrics | None = None) -> Broker:
+    if config.broker.backend == "redis":
         from voting.ws.redis_broker import RedisBroker
-        return RedisBroker(config, metrics_name)
+        return RedisBroker(config.broker, name, metrics)
     return InProcessBroker()
 
 
@@ -157,11 +156,12 @@ async def _housekeeping(app: tornado.web.Application) -> None:
 class Server:
     """A running server: app, HTTP listener, background tasks; used by main() and tests."""
 
-    def __init__(self, config: Config, storage: Storage, broker: Broker) -> None:
+    def __init__(self, config: Config, storage: Storage, broker: Broker,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
         self.storage = storage
         self.broker = broker
-        self.app = make_app(config, storage, broker)
+        self.app = make_app(config, storage, broker, metrics)
         self.http: tornado.httpserver.HTTPServer | None = None
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,10 +172,6 @@ class Server:
 
     async def start(self, host: str, port: int) -> int:
         await self.storage.open()
-        if hasattr(self.broker, "metrics"):
-            setattr(self.broker, "metrics", self.metrics)
-        if hasattr(self.storage, "metrics"):
-            setattr(self.storage, "metrics", self.metrics)
         await self.broker.start()
         self.app.settings["voting_registry"].start()
         self._tasks.append(asyncio.get_running_loop().create_task(_housekeeping(self.app)))
@@ -194,7 +190,7 @@ class Server:
             self.http.stop()
         for conn in list(self.app.settings["voting_connections"]):
             conn.close(CLOSE_RESTART, "server restart")
-        grace = self.config["server"]["shutdown_grace"]
+        grace = self.config.server.shutdown_grace
         try:
             async with asyncio.timeout(grace):
                 await self.app.settings["voting_inflight"].idle()
@@ -216,13 +212,14 @@ class Server:
 
 
 async def main(config: Config) -> None:
-    storage = make_storage(config)
-    broker = make_broker(config, config["server"]["name"])
-    server = Server(config, storage, broker)
-    port = await server.start(config["server"]["host"], config["server"]["port"])
+    metrics = Metrics()
+    storage = make_storage(config, metrics)
+    broker = make_broker(config, config.server.name, metrics)
+    server = Server(config, storage, broker, metrics)
+    port = await server.start(config.server.host, config.server.port)
     log.info("voting %s listening on http://%s:%d (%s storage, %s broker)",
-             config["server"]["name"], config["server"]["host"], port,
-             config["storage"]["backend"], config["broker"]["backend"])
+             config.server.name, config.server.host, port,
+             config.storage.backend, config.broker.backend)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -35,7 +35,7 @@ def cmd_db_init(args: argparse.Namespace) -> int:
     cfg = _load(args)
     from voting.seed import init_database
     poll_id = asyncio.run(init_database(cfg, seed=args.seed))
-    print(f"database ready ({cfg['storage']['backend']})" +
+    print(f"database ready ({cfg.storage.backend})" +
           (f"; demo poll {poll_id}" if poll_id else ""))
     return 0
 

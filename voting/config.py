@@ -1,170 +1,240 @@
-"""YAML configuration with environment overrides and validation at start.
+"""YAML configuration with environment overrides, validated once into frozen typed sections.
 
-Every key can be overridden by ``VOTING_<SECTION>__<KEY>`` (values parsed as
-YAML scalars, so ``8080`` is an int and ``true`` a bool). Validation raises
-ConfigError with one line naming the bad key.
+Sources, lowest first: defaults, the YAML file, ``VOTING_<SECTION>__<KEY>`` environment
+variables, explicit overrides (CLI flags). pydantic-settings merges them; a bad key stops
+the start with a ConfigError of one line naming it. Each component receives the section
+it needs at construction (``config.ws``, ``config.storage``...), never the whole mapping.
 """
 from __future__ import annotations
 
-import copy
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, \
+    model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, NoDecode, \
+    PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"
-
-# The schema: section -> key -> (type, default). None default means optional.
-_SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
-    "server": {
-        "host": (str, "127.0.0.1"),
-        "port": (int, 8080),
-        "name": (str, "embedded"),
-        "mode": (str, "embedded"),  # embedded | cluster | compose
-        "secret": (str, None),
-        "data_dir": (str, ".data"),
-        "static_dir": (str, "client/dist"),
-        "trusted_proxies": (list, ["127.0.0.1", "::1"]),
-        "max_body_bytes": (int, 65536),
-        "shutdown_grace": (float, 5.0),
-        "access_log_json": (bool, False),
-        "metrics_allow": (list, []),  # empty: anyone may read /metrics
-    },
-    "storage": {
-        "backend": (str, "sqlite"),  # sqlite | mysql
-        "sqlite_path": (str, None),
-        "host": (str, "127.0.0.1"),
-        "port": (int, 3306),
-        "user": (str, "voting"),
-        "password": (str, ""),
-        "database": (str, "voting"),
-        "replicas": (list, []),  # [{host, port}] or ["host:port"]
-        "max_replica_lag": (float, 2.0),
-        "pool_size": (int, 10),
-        "connect_timeout": (float, 2.0),
-        "query_timeout": (float, 5.0),
-        "ryw_wait": (float, 0.5),
-        "counter_slots": (int, 16),
-        "batch_size": (int, 64),  # ballots per transaction at most (MySQL)
-        "batch_writers": (int, 2),  # concurrent ballot transactions per backend (MySQL)
-    },
-    "broker": {
-        "backend": (str, "memory"),  # memory | redis
-        "redis_url": (str, "redis://127.0.0.1:6379/0"),
-        "redis_password": (str, None),
-        "channel_prefix": (str, "voting"),
-    },
-    "ws": {
-        "tally_interval": (float, 0.1),
-        "heartbeat": (float, 20.0),
-        "idle_timeout": (float, 75.0),
-        "max_pending_frames": (int, 256),
-        "max_subscriptions": (int, 20),
-        "max_message_bytes": (int, 4096),
-    },
-    "rate_limits": {
-        "voters_per_minute": (int, 6000),
-        "ballots_per_minute": (int, 6000),
-    },
-}
-
-_CHOICES = {
-    ("server", "mode"): {"embedded", "cluster", "compose"},
-    ("storage", "backend"): {"sqlite", "mysql"},
-    ("broker", "backend"): {"memory", "redis"},
-}
+ENV_PREFIX = "VOTING_"
 
 
 class ConfigError(ValueError):
     """A one-line message naming the bad key."""
 
 
-Config = dict[str, dict[str, Any]]
+def _comma_list(value: Any) -> Any:
+    """Lists may be written as YAML lists or, from the environment, as "a, b"."""
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
 
 
-def defaults() -> Config:
-    return {s: {k: copy.deepcopy(d) for k, (_, d) in keys.items()} for s, keys in _SCHEMA.items()}
+CommaList = Annotated[tuple[str, ...], NoDecode]
+NonNeg = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
 
 
-def _coerce(section: str, key: str, value: Any) -> Any:
-    typ, default = _SCHEMA[section][key]
-    name = f"{section}.{key}"
-    if value is None:
-        if default is None:
-            return None
-        raise ConfigError(f"config key {name}: must not be empty")
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"config key {name}: expected true or false, got {value!r}")
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config key {name}: expected an integer, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"config key {name}: must not be negative")
-        return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config key {name}: expected a number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"config key {name}: must not be negative")
-        return float(value)
-    if typ is str:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise ConfigError(f"config key {name}: expected a string, got {value!r}")
-        choices = _CHOICES.get((section, key))
-        if choices and value not in choices:
-            raise ConfigError(f"config key {name}: must be one of {sorted(choices)}, got {value!r}")
-        return value
-    if typ is list:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"config key {name}: expected a list, got {value!r}")
-        return value
-    raise AssertionError(typ)
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def merge(base: Config, overlay: Mapping[str, Any], origin: str) -> Config:
-    if not isinstance(overlay, Mapping):
-        raise ConfigError(f"{origin}: top level must be a mapping of sections")
-    out = copy.deepcopy(base)
-    for section, keys in overlay.items():
-        if section not in _SCHEMA:
-            raise ConfigError(f"config key {section}: unknown section (in {origin})")
-        if keys is None:
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    name: str = "embedded"
+    mode: Literal["embedded", "cluster", "compose"] = "embedded"
+    secret: str | None = None
+    data_dir: str = ".data"
+    static_dir: str = "client/dist"
+    # Whose X-Real-IP / X-Forwarded-For is believed: nobody in embedded mode.
+    trusted_proxies: CommaList = ()
+    max_body_bytes: int = Field(65536, ge=1)
+    shutdown_grace: NonNeg = 5.0
+    access_log_json: bool = False
+    metrics_allow: CommaList = ()  # empty: anyone may read /metrics
+    header_timeout: Positive = 10.0  # a request's headers must arrive within this
+    body_timeout: Positive = 30.0  # ... and its body within this
+    idle_timeout: Positive = 75.0  # a kept-alive connection with no request is closed
+    # Open connections (HTTP and WebSocket) per process; also kept below the fd limit.
+    max_connections: int = Field(10000, ge=1)
+
+    _lists = field_validator("trusted_proxies", "metrics_allow", mode="before")(_comma_list)
+
+
+class Replica(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class StorageConfig(_Section):
+    backend: Literal["sqlite", "mysql"] = "sqlite"
+    sqlite_path: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(3306, ge=1, le=65535)
+    user: str = "voting"
+    password: str = ""
+    database: str = "voting"
+    replicas: Annotated[tuple[Replica, ...], NoDecode] = ()
+    max_replica_lag: NonNeg = 2.0
+    pool_size: int = Field(10, ge=1)
+    connect_timeout: Positive = 2.0
+    query_timeout: Positive = 5.0
+    ryw_wait: NonNeg = 0.5
+    counter_slots: int = Field(16, ge=1, le=256)
+    batch_size: int = Field(64, ge=1)  # ballots per transaction at most (MySQL)
+    batch_writers: int = Field(2, ge=1)  # concurrent ballot transactions per backend (MySQL)
+
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _replicas(cls, value: Any) -> Any:
+        """``["host:port", ...]``, ``"host:port,host:port"`` or ``[{host, port}, ...]``."""
+        items = _comma_list(value)
+        if not isinstance(items, (list, tuple)):
+            return items
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, str):
+                host, sep, port = item.rpartition(":")
+                if not sep or not port.isdigit():
+                    raise ValueError(f"expected host:port, got {item!r}")
+                out.append({"host": host or "127.0.0.1", "port": int(port)})
+            else:
+                out.append(item)
+        return tuple(out)
+
+
+class BrokerConfig(_Section):
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: str | None = None
+    channel_prefix: str = "voting"
+
+
+class WsConfig(_Section):
+    tally_interval: Positive = 0.1
+    # Under load a backend may lengthen its interval up to this (DESIGN §5).
+    max_tally_interval: Positive = 1.0
+    heartbeat: Positive = 20.0
+    idle_timeout: Positive = 75.0
+    max_pending_frames: int = Field(256, ge=1)
+    max_subscriptions: int = Field(20, ge=1)
+    max_message_bytes: int = Field(4096, ge=64)
+
+    @model_validator(mode="after")
+    def _intervals(self) -> "WsConfig":
+        if self.idle_timeout <= self.heartbeat:
+            raise ValueError("idle_timeout: must be longer than ws.heartbeat")
+        if self.max_tally_interval < self.tally_interval:
+            raise ValueError("max_tally_interval: must not be shorter than ws.tally_interval")
+        return self
+
+
+class RateLimitsConfig(_Section):
+    """Per client address and minute; 0 disables."""
+    voters_per_minute: int = Field(6000, ge=0)
+    ballots_per_minute: int = Field(6000, ge=0)
+    polls_per_minute: int = Field(60, ge=0)
+
+    def per_minute(self) -> dict[str, int]:
+        return {"voters": self.voters_per_minute, "ballots": self.ballots_per_minute,
+                "polls": self.polls_per_minute}
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      frozen=True, extra="forbid", case_sensitive=False)
+
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    broker: BrokerConfig = BrokerConfig()
+    ws: WsConfig = WsConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
+
+    @model_validator(mode="after")
+    def _secret_outside_embedded(self) -> "Config":
+        secret = self.server.secret
+        if self.server.mode != "embedded" and (not secret or secret == DEFAULT_SECRET
+                                               or len(secret) < 16):
+            raise ValueError("set VOTING_SERVER__SECRET to a random value of at least 16 "
+                             "characters (cluster and compose modes refuse the default)")
+        return self
+
+    def replace(self, **sections: Mapping[str, Any]) -> "Config":
+        """A copy with some keys of some sections changed, validated again."""
+        data = self.model_dump()
+        for name, keys in sections.items():
+            data[name].update(keys)
+        return _validate(lambda: Config(_build_sources=((InitSettingsSource(Config, data),), {})))
+
+
+class _Environment(EnvSettingsSource):
+    """The environment source reading a given mapping (tests) instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._environ.items()}
+
+
+def _check_env_names(environ: Mapping[str, str]) -> None:
+    """An unknown VOTING_ key is an error, not silently ignored (a typo would go unnoticed)."""
+    for name in environ:
+        if not name.upper().startswith(ENV_PREFIX) or "__" not in name:
             continue
-        if not isinstance(keys, Mapping):
-            raise ConfigError(f"config key {section}: must be a mapping (in {origin})")
-        for key, value in keys.items():
-            if key not in _SCHEMA[section]:
-                raise ConfigError(f"config key {section}.{key}: unknown key (in {origin})")
-            out[section][key] = _coerce(section, key, value)
-    return out
-
-
-def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    over: dict[str, dict[str, Any]] = {}
-    for name, raw in environ.items():
-        if not name.startswith("VOTING_") or "__" not in name:
-            continue
-        section, _, key = name[len("VOTING_"):].partition("__")
-        section, key = section.lower(), key.lower()
-        if section not in _SCHEMA or key not in _SCHEMA[section]:
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        fields = Config.model_fields
+        if section not in fields:
             raise ConfigError(f"config key {section}.{key}: unknown key (from environment {name})")
-        typ = _SCHEMA[section][key][0]
-        value: Any = raw
-        if typ is not str:
-            try:
-                value = yaml.safe_load(raw) if raw != "" else None
-            except yaml.YAMLError:
-                raise ConfigError(f"config key {section}.{key}: cannot parse {name}={raw!r}") from None
-        over.setdefault(section, {})[key] = value
-    return over
+        model = fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        if key not in model.model_fields:
+            raise ConfigError(f"config key {section}.{key}: unknown key (from environment {name})")
+
+
+def _read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of sections")
+    # An empty section ("server:" with nothing under it) means the defaults.
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _one_line(exc: ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int) or len(err["loc"]) > 2)
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] in ("model_type", "model_attributes_type") and len(err["loc"]) == 1:
+        msg = "must be a mapping of keys"
+    if not loc:
+        return ConfigError(f"config key server.secret: {msg}")
+    field, sep, rest = msg.partition(": ")
+    if sep and "." not in loc and field.isidentifier():  # a section's own check names its key
+        loc, msg = f"{loc}.{field}", rest
+    return ConfigError(f"config key {loc}: {msg}")
+
+
+def _validate(build: Any) -> Config:
+    try:
+        cfg = build()
+    except ValidationError as exc:
+        raise _one_line(exc) from None
+    assert isinstance(cfg, Config)
+    return cfg
 
 
 def load(path: str | os.PathLike[str] | None = None,
@@ -172,73 +242,51 @@ def load(path: str | os.PathLike[str] | None = None,
          overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
     """Defaults <- YAML file <- environment <- explicit overrides (CLI flags)."""
     environ = os.environ if environ is None else environ
-    cfg = defaults()
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: {exc.strerror}") from None
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path}: invalid YAML ({str(exc).splitlines()[0]})") from None
-        cfg = merge(cfg, data, str(path))
-    cfg = merge(cfg, env_overrides(environ), "environment")
+    _check_env_names(environ)
+    layers: list[tuple[str, Mapping[str, Any]]] = []  # (origin, data), highest first
     if overrides:
-        cfg = merge(cfg, overrides, "command line")
-    validate(cfg)
-    return cfg
+        layers.append(("command line", {k: dict(v) for k, v in overrides.items()}))
+    env_source = _Environment(Config, environ)
+    layers.append(("environment", env_source()))
+    if path is not None:
+        layers.append((str(path), _read_yaml(path)))
+    sources: list[PydanticBaseSettingsSource] = [InitSettingsSource(Config, dict(data))
+                                                 for _, data in layers]
+    try:
+        return _validate(lambda: Config(_build_sources=(tuple(sources), {})))
+    except ConfigError as exc:
+        origin = _origin(str(exc), layers)
+        raise ConfigError(f"{exc} ({origin})" if origin else str(exc)) from None
 
 
-def validate(cfg: Config) -> None:
-    ws = cfg["ws"]
-    if ws["tally_interval"] <= 0:
-        raise ConfigError("config key ws.tally_interval: must be greater than 0")
-    if ws["heartbeat"] <= 0:
-        raise ConfigError("config key ws.heartbeat: must be greater than 0")
-    if ws["idle_timeout"] <= ws["heartbeat"]:
-        raise ConfigError("config key ws.idle_timeout: must be longer than ws.heartbeat")
-    if not 1 <= cfg["server"]["port"] <= 65535 and cfg["server"]["port"] != 0:
-        raise ConfigError("config key server.port: must be 0-65535")
-    if not 1 <= cfg["storage"]["counter_slots"] <= 256:
-        raise ConfigError("config key storage.counter_slots: must be 1-256")
-    if cfg["storage"]["batch_size"] < 1 or cfg["storage"]["batch_writers"] < 1:
-        raise ConfigError("config key storage.batch_size: batch_size and batch_writers must be >= 1")
-    if cfg["storage"]["pool_size"] < 1:
-        raise ConfigError("config key storage.pool_size: must be at least 1")
-    for i, r in enumerate(cfg["storage"]["replicas"]):
-        if isinstance(r, str):
-            if ":" not in r:
-                raise ConfigError(f"config key storage.replicas[{i}]: expected host:port")
-        elif not (isinstance(r, dict) and "port" in r):
-            raise ConfigError(f"config key storage.replicas[{i}]: expected {{host, port}}")
-    mode = cfg["server"]["mode"]
-    secret = cfg["server"]["secret"]
-    if mode != "embedded" and (not secret or secret == DEFAULT_SECRET or len(secret) < 16):
-        raise ConfigError("config key server.secret: set VOTING_SERVER__SECRET to a random value "
-                          "of at least 16 characters (cluster and compose modes refuse the default)")
-
-
-def replica_addresses(cfg: Config) -> list[tuple[str, int]]:
-    out = []
-    for r in cfg["storage"]["replicas"]:
-        if isinstance(r, str):
-            host, _, port = r.rpartition(":")
-            out.append((host, int(port)))
+def _origin(message: str, layers: list[tuple[str, Mapping[str, Any]]]) -> str | None:
+    """Which source set the key a message names (the highest one that has it)."""
+    key = message.removeprefix("config key ").partition(":")[0].split(".")
+    for origin, data in layers:
+        node: Any = data
+        for part in key:
+            if not isinstance(node, Mapping) or part not in node:
+                break
+            node = node[part]
         else:
-            out.append((str(r.get("host", "127.0.0.1")), int(r["port"])))
-    return out
+            if origin == "environment":
+                return "from environment " + ENV_PREFIX + "__".join(key).upper()
+            return f"in {origin}" if origin != "command line" else "from the command line"
+    return None  # a check across keys, or a default
 
 
-def resolve_secret(cfg: Config) -> str:
+def defaults() -> Config:
+    return load(None, environ={})
+
+
+def resolve_secret(server: ServerConfig) -> str:
     """The HMAC secret: configured, or (embedded only) generated once and kept in the data dir."""
-    secret = cfg["server"]["secret"]
+    secret = server.secret
     if secret and secret != DEFAULT_SECRET:
-        return str(secret)
-    if cfg["server"]["mode"] != "embedded":
+        return secret
+    if server.mode != "embedded":
         raise ConfigError("config key server.secret: required outside embedded mode")
-    data_dir = Path(cfg["server"]["data_dir"])
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(server.data_dir)
     path = data_dir / "secret"
     if path.exists():
         return path.read_text().strip()
@@ -247,3 +295,12 @@ def resolve_secret(cfg: Config) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     return value
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """The data dir, created (or narrowed) to 0700: it holds the secret and the database."""
+    p = Path(path)
+    p.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if p.stat().st_mode & 0o077:
+        p.chmod(0o700)
+    return p

@@ -33,8 +33,8 @@ async def init_database(config: Config, seed: bool) -> str | None:
         for p in existing:
             if p.title == DEMO_POLL["title"]:
                 return p.id
-        service = PollService(storage, make_broker(config, "db-init"), Signer(resolve_secret(config)),
-                              Metrics(), config["storage"]["counter_slots"])
+        service = PollService(storage, make_broker(config, "db-init"), Signer(resolve_secret(config.server)),
+                              Metrics(), config.storage.counter_slots)
         reply = await service.create_poll(DEMO_POLL, None, "")
         return str(reply.body["poll"]["id"])
     finally:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from tests.conftest import RunningServer
 
-# The test client connects from 127.0.0.1, a trusted proxy by default.
-server_config = {"server": {"metrics_allow": ["10.0.0.0/8"]}}
+# The test client connects from 127.0.0.1, here trusted as a proxy (as nginx is in a cluster).
+server_config = {"server": {"metrics_allow": ["10.0.0.0/8"], "trusted_proxies": ["127.0.0.1"]}}
 
 
 async def test_metrics_allow_uses_the_forwarded_client_address(sqlite_server: RunningServer) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from tests.conftest import RunningServer
 from tests.handlers.helpers import assert_error, start_of_a_minute
 
-server_config = {"rate_limits": {"voters_per_minute": 3, "ballots_per_minute": 3}}
+server_config = {"rate_limits": {"voters_per_minute": 3, "ballots_per_minute": 3},
+                 "server": {"trusted_proxies": ["127.0.0.1"]}}  # as nginx in a cluster
 
 
 async def test_fourth_voter_in_a_minute_is_rate_limited(sqlite_server: RunningServer) -> None:

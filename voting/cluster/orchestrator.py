@@ -254,11 +254,11 @@ class LocalCluster:
 
     @property
     def app_user(self) -> str:
-        return str(self._config()["storage"]["user"])
+        return self._config().storage.user
 
     @property
     def database(self) -> str:
-        return str(self._config()["storage"]["database"])
+        return self._config().storage.database
 
     @property
     def app_password(self) -> str:
@@ -403,7 +403,7 @@ class LocalCluster:
                 out["redis"] = rport
         return out
 
-    def _config(self) -> dict[str, Any]:
+    def _config(self) -> config_mod.Config:
         """The validated config the backends will run with."""
         if not self.state.config:
             return config_mod.defaults()
@@ -448,7 +448,7 @@ class LocalCluster:
             wait_until(node.ready, self.timeout, f"MariaDB {node.name} (port {node.port})",
                        node.log_path, alive=partial(is_alive, comp.pid, comp.exe))
         config = self._config()
-        database, app_user = config["storage"]["database"], config["storage"]["user"]
+        database, app_user = config.storage.database, config.storage.user
         for node in nodes:
             mdb.ensure_accounts(node, database, app_user, self.app_password,
                                 self.secrets["REPL_PASSWORD"])

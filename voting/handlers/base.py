@@ -79,7 +79,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def backend_name(self) -> str:
-        return str(self.config["server"]["name"])
+        return self.config.server.name
 
     # --- request body ----------------------------------------------------
     def initialize(self) -> None:
@@ -101,7 +101,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def body_limit(self) -> int:
-        return int(self.config["server"]["max_body_bytes"])
+        return self.config.server.max_body_bytes
 
     def set_default_headers(self) -> None:
         # Here rather than in prepare(): error responses clear() the headers back to these.
@@ -146,7 +146,7 @@ class BaseHandler(tornado.web.RequestHandler):
     @property
     def client_ip(self) -> str:
         remote = self.request.remote_ip or ""
-        trusted = self.config["server"]["trusted_proxies"]
+        trusted = self.config.server.trusted_proxies
         if remote in trusted:
             real = self.request.headers.get("X-Real-IP", "").strip()
             if not real:

@@ -25,7 +25,7 @@ class ClientPageHandler(BaseHandler):
     route_name = "client"
 
     def get(self, *args: str) -> None:
-        index = Path(self.config["server"]["static_dir"]) / "index.html"
+        index = Path(self.config.server.static_dir) / "index.html"
         self.set_header("Cache-Control", "no-cache")
         if index.is_file():
             self.set_header("Content-Type", "text/html; charset=UTF-8")
@@ -41,7 +41,7 @@ class ClientFileHandler(tornado.web.StaticFileHandler):
     """Built assets; a missing file is the usual JSON 404."""
 
     def set_default_headers(self) -> None:
-        self.set_header("X-Backend", self.settings["voting_config"]["server"]["name"])
+        self.set_header("X-Backend", self.settings["voting_config"].server.name)
 
     def write_error(self, status_code: int, **kwargs: object) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")

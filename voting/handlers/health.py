@@ -43,7 +43,7 @@ class MetricsHandler(BaseHandler):
     route_name = "/metrics"
 
     def get(self) -> None:
-        allowed = self.config["server"]["metrics_allow"]
+        allowed = self.config.server.metrics_allow
         if allowed:
             # The real client behind nginx (trusted_proxies), as for rate limits.
             ip = ipaddress.ip_address(self.client_ip or "127.0.0.1")

@@ -25,7 +25,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 import aiomysql
 import pymysql
 
-from voting.config import Config, replica_addresses
+from voting.config import StorageConfig
 from voting.domain import Poll, Tally, counts_delta
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
     PollNotFound, StorageUnavailable
@@ -90,32 +90,31 @@ def _is_conn_error(exc: BaseException) -> bool:
 
 
 class MySQLStorage(Storage):
-    def __init__(self, config: Config) -> None:
-        s = config["storage"]
-        self.cfg = s
-        self.name = config["server"]["name"]
-        self.primary = Node("primary", "primary", s["host"], int(s["port"]))
-        self.replicas = [Node(f"replica{i + 1}", "replica", h, p)
-                         for i, (h, p) in enumerate(replica_addresses(config))]
-        self.max_lag_ms = int(float(s["max_replica_lag"]) * 1000)
-        self.timeout = float(s["query_timeout"])
-        self.ryw_wait = float(s["ryw_wait"])
-        self.metrics: Metrics | None = None
+    def __init__(self, cfg: StorageConfig, name: str, metrics: Metrics | None = None) -> None:
+        self.cfg = cfg
+        self.name = name
+        self.primary = Node("primary", "primary", cfg.host, cfg.port)
+        self.replicas = [Node(f"replica{i + 1}", "replica", r.host, r.port)
+                         for i, r in enumerate(cfg.replicas)]
+        self.max_lag_ms = int(cfg.max_replica_lag * 1000)
+        self.timeout = cfg.query_timeout
+        self.ryw_wait = cfg.ryw_wait
+        self.metrics = metrics
         self.mariadb = True
         self._rr = itertools.count()
         self._monitor: asyncio.Task[None] | None = None
         self._primary_seen_ms = 0
-        self._ballots = self._ballot_batcher(int(s["batch_size"]), int(s["batch_writers"]))
+        self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers)
 
     # --- pools -----------------------------------------------------------
     async def _pool(self, node: Node) -> aiomysql.Pool:
         if node.pool is None:
             async with asyncio.timeout(self.timeout):
                 node.pool = await aiomysql.create_pool(
-                    minsize=0, maxsize=int(self.cfg["pool_size"]), host=node.host, port=node.port,
-                    user=self.cfg["user"], password=self.cfg["password"], db=self.cfg["database"],
+                    minsize=0, maxsize=self.cfg.pool_size, host=node.host, port=node.port,
+                    user=self.cfg.user, password=self.cfg.password, db=self.cfg.database,
                     charset="utf8mb4", autocommit=True,
-                    connect_timeout=float(self.cfg["connect_timeout"]), pool_recycle=300,
+                    connect_timeout=self.cfg.connect_timeout, pool_recycle=300,
                     init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return node.pool
 
@@ -179,8 +178,8 @@ class MySQLStorage(Storage):
             log.warning("primary %s:%d not reachable at start; will keep trying",
                         self.primary.host, self.primary.port)
         if self.metrics is not None:
-            self.metrics.db_pool_size.labels("primary").set(self.cfg["pool_size"])
-            self.metrics.db_pool_size.labels("replica").set(self.cfg["pool_size"] * len(self.replicas))
+            self.metrics.db_pool_size.labels("primary").set(self.cfg.pool_size)
+            self.metrics.db_pool_size.labels("replica").set(self.cfg.pool_size * len(self.replicas))
         if self.replicas:  # the heartbeat only serves to measure replica lag
             await self._check_replicas()
             self._monitor = asyncio.get_running_loop().create_task(self._watch())

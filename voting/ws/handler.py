@@ -36,7 +36,7 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
         return self.settings["voting_connections"]  # type: ignore[no-any-return]
 
     def set_default_headers(self) -> None:
-        self.set_header("X-Backend", self.settings["voting_config"]["server"]["name"])
+        self.set_header("X-Backend", self.settings["voting_config"].server.name)
 
     async def get(self, *args: str, **kwargs: str) -> None:
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
@@ -60,13 +60,13 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         cfg = self.settings["voting_config"]
-        self.outbox = Outbox(self._send, self._overflow, cfg["ws"]["max_pending_frames"],
+        self.outbox = Outbox(self._send, self._overflow, cfg.ws.max_pending_frames,
                              self.metrics)
         self.outbox.start()
         self.connections.add(self)
         self.metrics.ws_open.inc()
-        self.outbox.put("hello", dumps({"type": "hello", "server": cfg["server"]["name"],
-                                        "heartbeat": cfg["ws"]["heartbeat"]}))
+        self.outbox.put("hello", dumps({"type": "hello", "server": cfg.server.name,
+                                        "heartbeat": cfg.ws.heartbeat}))
 
     async def _send(self, payload: str) -> None:
         await self.write_message(payload)

@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from voting.config import Config
+from voting.config import BrokerConfig
 from voting.metrics import Metrics
 from voting.ws.broker import Broker
 
@@ -34,14 +34,13 @@ BEACON_EVERY, STALE_AFTER = 1.0, 3.5
 
 
 class RedisBroker(Broker):
-    def __init__(self, config: Config, name: str) -> None:
+    def __init__(self, cfg: BrokerConfig, name: str, metrics: Metrics | None = None) -> None:
         super().__init__()
-        b = config["broker"]
-        self.url = b["redis_url"]
-        self.password = b["redis_password"] or None
-        self.prefix = b["channel_prefix"]
+        self.url = cfg.redis_url
+        self.password = cfg.redis_password or None
+        self.prefix = cfg.channel_prefix
         self.origin = f"{name}:{os.getpid()}:{secrets.token_hex(4)}"
-        self.metrics: Metrics | None = None
+        self.metrics = metrics
         self._watched: set[str] = set()
         self._connected = False
         self._pubsub: Any = None

@@ -49,7 +49,7 @@ def storage_config(rs: ReplicationSet, **storage: Any) -> config_mod.Config:
 
 @asynccontextmanager
 async def opened(config: config_mod.Config) -> AsyncIterator[MySQLStorage]:
-    s = MySQLStorage(config)
+    s = MySQLStorage(config.storage, config.server.name)
     await s.open()
     try:
         yield s

@@ -1,11 +1,89 @@
-"""Graceful shutdown of `voting serve` (DESIGN.md §6): SIGTERM closes feeds with 1012, exit 0."""
+"""Graceful shutdown (DESIGN.md §6): stop accepting, close WebSockets with 1012 so clients
+reconnect elsewhere, finish in-flight writes, exit (0, on SIGTERM)."""
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 from tests.client import Api, Feed, eventually
-from tests.conftest import start_server_process, stop_process
+from tests.conftest import make_config, start_server_process, stop_process
+from voting.app import Server, make_storage
+from voting.storage.sqlite import SQLiteStorage
+from voting.ws.broker import InProcessBroker
+
+
+async def refused(port: int) -> bool:
+    """True when a new TCP connection to the port is refused (nobody accepts any more)."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except ConnectionRefusedError:
+        return True
+    writer.close()
+    await writer.wait_closed()
+    return False
+
+
+async def test_shutdown_stops_accepting_and_finishes_the_write_in_flight(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, server={"shutdown_grace": 30.0})
+    storage = make_storage(cfg)
+    assert isinstance(storage, SQLiteStorage)
+    server = Server(cfg, storage, InProcessBroker())
+    port = await server.start("127.0.0.1", 0)
+    api = Api(f"http://127.0.0.1:{port}")
+    feed: Feed | None = None
+    stopping: asyncio.Task[None] | None = None
+    release = asyncio.Event()
+    try:
+        pid = (await api.create_poll())["poll"]["id"]
+        token = await api.voter()
+        feed = await Feed.connect(f"ws://127.0.0.1:{port}/ws")
+        feed.send({"type": "subscribe", "poll": pid})
+        await feed.wait_for(lambda f: f["type"] == "snapshot")
+        # The ballot's write is held until the shutdown is under way.
+        entered = asyncio.Event()
+        real_cast = storage.cast_ballot
+
+        async def held_cast(*args: Any, **kwargs: Any) -> Any:
+            entered.set()
+            await release.wait()
+            return await real_cast(*args, **kwargs)
+
+        storage.cast_ballot = held_cast  # type: ignore[method-assign]
+        ballot = asyncio.ensure_future(api.post(f"/api/polls/{pid}/ballots",
+                                                {"choices": {"q1": ["o2"]}},
+                                                headers={"X-Voter-Token": token}))
+        await asyncio.wait_for(entered.wait(), 10)
+        stopping = asyncio.ensure_future(server.stop())
+        # Feeds are closed with 1012 (service restart) at once, not after the writes.
+        await eventually(lambda: asyncio.sleep(0, feed is not None and feed.closed), timeout=10)
+        assert feed.close_code == 1012
+        # No new connection is accepted...
+        await eventually(lambda: refused(port), timeout=10)
+        # ...while the write in flight is waited for.
+        assert not stopping.done() and not ballot.done()
+        release.set()
+        r = await asyncio.wait_for(ballot, 15)
+        assert r.status == 201, r.body
+        await asyncio.wait_for(stopping, 15)
+    finally:
+        release.set()
+        if feed is not None:
+            await feed.close()
+        api.close()
+        if stopping is None:
+            await server.stop()
+        elif not stopping.done():
+            await stopping
+    # The ballot answered 201 is in the database file.
+    again = SQLiteStorage(storage.path)
+    await again.open()
+    try:
+        tally = await again.get_tally(pid)
+        assert tally is not None and tally.total == 1
+    finally:
+        await again.close()
 
 
 async def test_sigterm_closes_websockets_with_1012_and_exits_0(tmp_path: Path) -> None:

@@ -1,0 +1,108 @@
+"""Logs (DESIGN.md §6): one line per request with status and duration; JSON lines when asked;
+no secret (token, code) in any line."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+
+from tests.client import Api, Feed
+from tests.conftest import make_config
+from voting.app import Server, make_storage
+from voting.ws.broker import InProcessBroker
+
+ACCESS = "voting.access"
+TEXT_LINE = re.compile(r"^(?P<status>\d{3}) (?P<method>[A-Z]+) (?P<path>/\S*) "
+                       r"(?P<ms>\d+(?:\.\d+)?)ms$")
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, **sections: dict[str, Any]) -> AsyncIterator[Api]:
+    cfg = make_config(tmp_path, **sections)
+    server = Server(cfg, make_storage(cfg), InProcessBroker())
+    port = await server.start("127.0.0.1", 0)
+    api = Api(f"http://127.0.0.1:{port}")
+    try:
+        yield api
+    finally:
+        api.close()
+        await server.stop()
+
+
+async def traffic(api: Api) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """A mix of requests; returns (method, path, status) of each and the secrets it used."""
+    done: list[tuple[str, str, int]] = []
+
+    async def req(method: str, path: str, **kw: Any) -> Any:
+        r = await api.request(method, path, **kw)
+        done.append((method, path.split("?")[0], r.status))
+        return r
+
+    created = await req("POST", "/api/polls", json_body={
+        "title": "Codes", "eligibility": "codes", "code_count": 2, "allow_revote": True,
+        "questions": [{"text": "Q", "options": [{"label": "a"}, {"label": "b"}]}]})
+    assert created.status == 201, created.body
+    pid, admin = created.json["poll"]["id"], created.json["admin_token"]
+    code = created.json["codes"][0]
+    cast = await req("POST", f"/api/polls/{pid}/ballots",
+                     json_body={"choices": {"q1": ["o1"]}, "code": code})
+    assert cast.status == 201, cast.body
+    receipt = cast.json["ballot"]["receipt"]
+    voter = await req("POST", "/api/voters")
+    token = voter.json["voter_token"]
+    await req("GET", f"/api/polls/{pid}/ballot?code={code}&receipt={receipt}")
+    await req("GET", f"/api/polls/{pid}/ballot", headers={"X-Voter-Token": token})
+    await req("GET", f"/api/polls/{pid}/results?format=csv")
+    await req("POST", f"/api/polls/{pid}/close", headers={"Authorization": f"Bearer {admin}"})
+    await req("GET", "/api/nope")
+    await req("DELETE", f"/api/polls/{pid}", headers={"Authorization": "Bearer wrong"})
+    await req("GET", "/healthz")
+    return done, [code, receipt, token, admin]
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == ACCESS]
+
+
+async def test_one_text_line_per_request_with_status_and_duration(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=ACCESS)
+    async with serving(tmp_path) as api:
+        caplog.clear()
+        done, secrets = await traffic(api)
+        lines = access_lines(caplog)
+    assert len(lines) == len(done), "\n".join(lines)
+    for line, (method, path, status) in zip(lines, done):
+        m = TEXT_LINE.match(line)
+        assert m, line
+        assert (m["method"], m["path"], int(m["status"])) == (method, path, status), line
+        assert float(m["ms"]) >= 0
+    for line in lines:
+        for secret in secrets:
+            assert secret not in line, line
+
+
+async def test_json_lines_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=ACCESS)
+    async with serving(tmp_path, server={"access_log_json": True, "name": "json1"}) as api:
+        caplog.clear()
+        done, secrets = await traffic(api)
+        feed = await Feed.connect(api.base.replace("http://", "ws://") + "/ws")
+        await feed.wait_for(lambda f: f["type"] == "hello")
+        await feed.close()
+        done.append(("GET", "/ws", 101))
+        lines = access_lines(caplog)
+    assert len(lines) == len(done), "\n".join(lines)
+    for line, (method, path, status) in zip(lines, done):
+        entry = json.loads(line)  # one JSON object per line
+        assert "\n" not in line
+        assert (entry["method"], entry["path"], entry["status"]) == (method, path, status), line
+        assert isinstance(entry["ms"], (int, float)) and entry["ms"] >= 0
+        assert entry["server"] == "json1"
+        for secret in secrets:
+            assert secret not in line, line

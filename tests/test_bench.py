@@ -1,36 +1,127 @@
-"""`voting bench` (the load test behind docs/benchmarks.md) against the embedded server."""
+"""`voting bench` end to end at small scale: every scenario runs and its checks hold.
+
+Speed is not tested here (that is the bench's own output); what is tested is that
+the instrument works: reports, exactness, "every subscriber ended on /results",
+and that a server that miscounts is caught.
+"""
 from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, ServerProcess
+import pytest
+
+from tests.conftest import ROOT, ServerProcess, make_config, start_server_process, stop_process
+from voting.app import Server, make_storage
+from voting.domain import Tally
+from voting.storage.sqlite import SQLiteStorage
+from voting.ws.broker import InProcessBroker
+
+SMALL = ["--ballots", "120", "--concurrency", "8", "--subscribers", "6,12", "--polls", "5",
+         "--per-poll", "2", "--idle", "40", "--slow-others", "5", "--slow-rate", "40",
+         "--slow-before", "1", "--stall", "1.5", "--sub-procs", "2", "--bws-seconds", "0.5"]
 
 
-async def run_bench(url: str, *args: str) -> tuple[int, dict[str, Any], str]:
-    out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "voting", "bench", "--url", url, *args],
-        cwd=str(ROOT), capture_output=True, text=True, timeout=300)
-    report = json.loads(out.stdout) if out.stdout.strip() else {}
-    return out.returncode, report, out.stderr
+async def run_bench(tmp: Path, *args: str) -> tuple[int, dict[str, Any], str, str]:
+    out_file = tmp / "bench.json"
+    proc = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "voting", "bench", *args, "--json", str(out_file)],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=240)
+    report = json.loads(out_file.read_text()) if out_file.exists() else {}
+    return proc.returncode, report, proc.stdout, proc.stderr
 
 
-def assert_exact(report: dict[str, Any], voters: int, subscribers: int) -> None:
-    assert report["statuses"] == {"201": voters}, report
-    assert report["tally_exact"] is True, report
-    assert report["subscribers"]["count"] == subscribers
-    assert report["subscribers"]["ended_on_results"] == subscribers, report
-    assert report["subscribers"]["out_of_order_frames"] == 0, report
-    assert report["ballots_per_second"] > 0
-    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+def assert_whole(report: dict[str, Any]) -> None:
+    res = report["results"]
+    assert report["ok"] is True and report["failures"] == [], report["failures"]
+    for run in res["hot"]["runs"]:
+        assert run["exact"] is True and run["statuses"] == {"201": 120}
+        assert run["B_nop"]["requests_per_second"] > 0
+        assert run["B_ins"]["inserts_per_second"] > 0
+        assert run["ratio_to_B_nop"] is not None and run["ratio_to_B_ins"] is not None
+    runs = res["fanout"]["runs"]
+    assert [r["subscribers"] for r in runs] == [6, 12]
+    for r in runs + [res["many"]]:
+        assert r["exact"] is True and r["every_subscriber_whole"] is True
+        assert r["ended_on_results"] == r["subscribers"] == r["connected"]
+        assert r["out_of_order_frames"] == 0 and r["ballots_not_seen"] == 0
+        lat = r["vote_to_tally_ms"]
+        assert lat["n"] > 0 and 0 <= lat["p50"] <= lat["p99"] <= lat["max"]
+    for r in runs:
+        assert r["efficiency"]["B_ws"]["frames_per_second"] > 0
+    assert res["many"]["polls"] == 5
+    assert res["idle"]["connected"] == 40 and res["idle"]["B_mem"]["sockets"] == 40
+    slow = res["slow"]
+    assert slow["exact"] is True and slow["every_subscriber_whole"] is True
+    assert slow["others_vote_to_tally_ms"]["stalled"]["n"] > 0
 
 
-async def test_bench_reports_an_exact_run(embedded_server: ServerProcess) -> None:
-    code, report, err = await run_bench(embedded_server.url, "--voters", "80", "--concurrency",
-                                        "16", "--subscribers", "4", "--options", "3")
-    assert code == 0, err
-    assert_exact(report, voters=80, subscribers=4)
-    assert report["subscribers"]["backends"] == ["embedded"]
+@pytest.fixture
+def bench_server(tmp_path: Path) -> Any:
+    sp = start_server_process(tmp_path, name="benchsrv")
+    try:
+        yield sp
+    finally:
+        stop_process(sp.proc)
+
+
+async def test_every_scenario_on_the_embedded_server(bench_server: ServerProcess,
+                                                     tmp_path: Path) -> None:
+    code, report, out, err = await run_bench(tmp_path, "hot", "fanout", "many", "idle", "slow",
+                                             "--url", bench_server.url, *SMALL)
+    assert code == 0, err[-3000:]
+    assert report["mode"] == "embedded"
+    assert_whole(report)
+    assert "all checks passed" in out
+    for section in ("hot poll", "fan-out", "many polls", "idle sockets", "slow reader"):
+        assert section in out
+
+
+class MiscountingStorage(SQLiteStorage):
+    """Answers every ballot 201 but loses one from the counts once there are five."""
+
+    async def get_tally(self, poll_id: str, pos: str | None = None, fresh: bool = False
+                        ) -> Tally | None:
+        tally = await super().get_tally(poll_id, pos, fresh)
+        if tally is None or tally.total < 5:
+            return tally
+        counts = dict(tally.counts)
+        first = sorted(counts)[0]
+        counts[first] = max(0, counts[first] - 1)
+        return Tally(tally.poll_id, tally.seq, tally.status, tally.total - 1, counts)
+
+
+async def test_a_miscount_is_caught(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    storage = MiscountingStorage(str(tmp_path / "wrong.sqlite3"))
+    assert isinstance(make_storage(cfg), SQLiteStorage)  # the double stands in for this one
+    server = Server(cfg, storage, InProcessBroker())
+    port = await server.start("127.0.0.1", 0)
+    try:
+        code, report, out, err = await run_bench(
+            tmp_path, "hot", "--url", f"http://127.0.0.1:{port}", "--ballots", "30",
+            "--concurrency", "4", "--sub-procs", "1")
+    finally:
+        await server.stop()
+    assert code == 1, err[-3000:]
+    assert report["ok"] is False
+    assert report["results"]["hot"]["runs"][0]["exact"] is False
+    assert any("not exact" in f for f in report["failures"])
+    assert "FAILED" in out
+
+
+@pytest.mark.integration
+async def test_every_scenario_on_the_local_cluster(local_cluster: Any, tmp_path: Path) -> None:
+    code, report, out, err = await run_bench(
+        tmp_path, "hot", "fanout", "many", "idle", "slow", "--dir", str(local_cluster.state_dir),
+        *SMALL)
+    assert code == 0, err[-3000:]
+    assert report["mode"] == "cluster" and len(report["backends"]) == 3
+    assert_whole(report)
+    assert "MariaDB" in report["results"]["hot"]["runs"][0]["B_ins"]["what"]
+    # Through nginx the audience spreads over the backends.
+    assert len(report["results"]["fanout"]["runs"][1]["per_backend"]) >= 2

@@ -105,12 +105,9 @@ def parser() -> argparse.ArgumentParser:
     for sp in (up, st, down):
         sp.set_defaults(func=cmd_cluster)
 
-    b = sub.add_parser("bench", help="load test against a running server")
-    b.add_argument("--url", default="http://127.0.0.1:8080")
-    b.add_argument("--voters", type=int, default=1000)
-    b.add_argument("--concurrency", type=int, default=100)
-    b.add_argument("--subscribers", type=int, default=50)
-    b.add_argument("--options", type=int, default=4)
+    b = sub.add_parser("bench", help="load test and its baselines (docs/benchmarks.md)")
+    from voting.bench import add_arguments as bench_arguments
+    bench_arguments(b)
     b.set_defaults(func=cmd_bench)
     return p
 

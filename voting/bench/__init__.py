@@ -1,0 +1,179 @@
+"""`voting bench`: the load test of one hot poll and its audience, with its baselines.
+
+Scenarios (all by default with --cluster: hot and fanout):
+
+* hot     ballots on one poll; B_nop (GET /healthz through the same entry point
+          and concurrency) and B_ins (single-row autocommit INSERTs on the same
+          primary, or SQLite file for the embedded server) measured alongside;
+* fanout  ballots while S subscribers watch; vote -> tally latency on every
+          subscriber; B_ws (a bare Tornado process broadcasting one message to as
+          many sockets as the busiest backend holds);
+* many    P polls with a few subscribers each, ballots spread over them;
+* idle    N idle subscribers on one backend: RSS per socket, against B_mem
+          (a bare Tornado WebSocket server holding as many);
+* slow    one subscriber stops reading while others watch paced ballots.
+
+Every scenario checks that /results counts exactly the accepted ballots and
+that every subscriber's last frame equals /results. Progress goes to stderr, a
+table to stdout, the whole report to --json FILE. The exit code is 1 when a
+check fails.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from voting.bench.run import SCENARIOS, Backend, BenchError, Options, Target, dumps, main_report, \
+    pid_listening_on
+from voting.bench.report import table
+
+__all__ = ["add_arguments", "run_bench"]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def add_arguments(b: argparse.ArgumentParser) -> None:
+    b.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                   help=f"any of {', '.join(SCENARIOS)} (default: hot fanout)")
+    where = b.add_mutually_exclusive_group()
+    where.add_argument("--url", help="a running server or cluster (default http://127.0.0.1:8080)")
+    where.add_argument("--cluster", action="store_true",
+                       help="start a local cluster for the run and stop it after")
+    b.add_argument("--dir", help="state dir of a running local cluster (its backends' ports and "
+                                 "pids, the primary for B_ins); with --cluster, where to put it")
+    b.add_argument("--backends", type=int, default=3, help="with --cluster (default 3)")
+    b.add_argument("--json", metavar="FILE", help="write the whole report here")
+    b.add_argument("--concurrency", type=_ints, default=[50],
+                   help="concurrent voters; a list (10,50,200) repeats hot for each (default 50)")
+    b.add_argument("--ballots", type=int, default=3000, help="ballots per run (default 3000)")
+    b.add_argument("--subscribers", type=_ints, default=[1000, 3000],
+                   help="fanout audiences (default 1000,3000)")
+    b.add_argument("--polls", type=int, default=1000, help="many: open polls (default 1000)")
+    b.add_argument("--per-poll", type=int, default=3, help="many: subscribers per poll (3)")
+    b.add_argument("--idle", type=int, default=5000, help="idle: sockets (default 5000)")
+    b.add_argument("--slow-others", type=int, default=200,
+                   help="slow: subscribers that keep reading (default 200)")
+    b.add_argument("--slow-rate", type=float, default=50.0,
+                   help="slow: paced ballots per second (default 50)")
+    b.add_argument("--slow-before", type=float, default=10.0,
+                   help="slow: seconds of ballots before the stall (default 10)")
+    b.add_argument("--stall", type=float, default=60.0,
+                   help="slow: seconds the subscriber stops reading (default 60)")
+    b.add_argument("--options", type=int, default=4, help="options of the bench poll (4)")
+    b.add_argument("--sub-procs", type=int, default=4,
+                   help="subscriber processes of the load generator (default 4)")
+    b.add_argument("--bws-seconds", type=float, default=3.0, help="B_ws broadcast time (3 s)")
+    b.add_argument("--direct", action="store_true",
+                   help="fanout: all subscribers on the first backend, not through nginx")
+    b.add_argument("--tally-interval", type=float, default=0.1,
+                   help="the servers' ws.tally_interval (with --cluster: set to this)")
+    b.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --cluster: extra environment for the backends (repeatable)")
+
+
+def _options(args: argparse.Namespace) -> Options:
+    scenarios = args.scenarios or ["hot", "fanout"]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            raise BenchError(f"unknown scenario {s!r} (choose from {', '.join(SCENARIOS)})")
+    return Options(scenarios=scenarios, concurrency=args.concurrency, ballots=args.ballots,
+                   subscribers=args.subscribers, polls=args.polls, per_poll=args.per_poll,
+                   idle=args.idle, slow_others=args.slow_others, slow_rate=args.slow_rate,
+                   slow_before=args.slow_before, stall=args.stall, options=args.options,
+                   sub_procs=max(1, args.sub_procs), bws_seconds=args.bws_seconds,
+                   direct=args.direct)
+
+
+def _cluster_target(cluster: Any, tally_interval: float) -> Target:
+    backends = [Backend(n, p, cluster.pid(n)) for n, p in
+                zip(cluster.backend_names, cluster.backend_ports)]
+    url = cluster.url
+    assert url is not None
+    return Target(url=url, mode="cluster", backends=backends, mysql=cluster.primary_dsn,
+                  mysql_root_socket=str(cluster.root_socket("primary")),
+                  scratch_dir=str(cluster.state_dir), tally_interval=tally_interval)
+
+
+def _single_target(url: str, tally_interval: float) -> Target:
+    from voting.bench.clients import host_port
+    _, port = host_port(url)
+    name = "server"
+    return Target(url=url, mode="embedded", backends=[Backend(name, port, pid_listening_on(port))],
+                  scratch_dir=tempfile.gettempdir() if not os.path.isdir(".run") else ".run",
+                  tally_interval=tally_interval)
+
+
+def _cluster_environment(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VOTING_SERVER__SECRET", secrets.token_hex(24))
+    # A load test from one address: the per-address rate limits would only measure themselves.
+    env["VOTING_RATE_LIMITS__VOTERS_PER_MINUTE"] = "0"
+    env["VOTING_RATE_LIMITS__BALLOTS_PER_MINUTE"] = "0"
+    env["VOTING_RATE_LIMITS__POLLS_PER_MINUTE"] = "0"
+    env["VOTING_WS__TALLY_INTERVAL"] = str(args.tally_interval)
+    for item in args.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return env
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from voting.bench.workers import raise_fd_limit
+    raise_fd_limit()  # the backends of --cluster inherit it: 5,000 sockets need the room
+    try:
+        opts = _options(args)
+        if args.cluster:
+            report = _with_cluster(args, opts)
+        elif args.dir:
+            from voting.cluster import LocalCluster
+            cluster = LocalCluster(args.dir)
+            report = main_report(_cluster_target(cluster, args.tally_interval), opts)
+        else:
+            url = (args.url or "http://127.0.0.1:8080").rstrip("/")
+            target = _single_target(url, args.tally_interval)
+            report = main_report(target, opts)
+    except BenchError as exc:
+        print(f"voting bench: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        Path(args.json).write_text(dumps(report) + "\n")
+    print(table(report))
+    if not report["ok"]:
+        print("voting bench: " + "; ".join(report["failures"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _with_cluster(args: argparse.Namespace, opts: Options) -> dict[str, Any]:
+    from voting.bench.run import progress
+    from voting.cluster import LocalCluster
+
+    state = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-cluster-",
+                                                                  dir=_run_dir()))
+    # The cluster's own default config (what `voting cluster up` uses).
+    cluster = LocalCluster(state, port=0, backends=args.backends,
+                           environ=_cluster_environment(args))
+    progress(f"starting a local cluster in {state}")
+    try:
+        cluster.up()
+        progress(f"cluster up at {cluster.url}")
+        return main_report(_cluster_target(cluster, args.tally_interval), opts)
+    finally:
+        progress("stopping the cluster")
+        cluster.down(purge=True)
+
+
+def _run_dir() -> str:
+    path = Path(".run")
+    try:
+        path.mkdir(exist_ok=True)
+        return str(path)
+    except OSError:
+        return tempfile.gettempdir()

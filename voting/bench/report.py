@@ -1,0 +1,81 @@
+"""The bench report as a table for the terminal, and its plots (matplotlib, optional)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:g}" if abs(v) < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [[_fmt(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+           "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    return out
+
+
+def table(report: dict[str, Any]) -> str:
+    res = report["results"]
+    lines = [f"voting bench — {report['mode']} at {report['url']} "
+             f"({len(report['backends'])} backend(s)), {report['started']}, "
+             f"load {res.get('load_average_before')} -> {res.get('load_average_after')}", ""]
+    if "hot" in res:
+        lines.append("hot poll")
+        lines += _table(
+            ["conc", "ballots/s", "p50 ms", "p99 ms", "B_nop/s", "x B_nop", "B_ins/s", "x B_ins",
+             "exact"],
+            [[r["concurrency"], r["ballots_per_second"], r["ballot_latency_ms"]["p50"],
+              r["ballot_latency_ms"]["p99"], r["B_nop"]["requests_per_second"],
+              r["ratio_to_B_nop"], r["B_ins"]["inserts_per_second"], r["ratio_to_B_ins"],
+              r["exact"]] for r in res["hot"]["runs"]])
+        lines.append("")
+    feed_head = ["subs", "ballots/s", "x ref", "v->t p50", "p99", "max", "exact", "whole",
+                 "frames/s (busiest)", "x B_ws"]
+
+    def feed_row(r: dict[str, Any], rel: Any) -> list[Any]:
+        eff = r.get("efficiency") or {}
+        return [r["subscribers"], r["ballots_per_second"], rel, r["vote_to_tally_ms"]["p50"],
+                r["vote_to_tally_ms"]["p99"], r["vote_to_tally_ms"]["max"], r["exact"],
+                f"{r['ended_on_results']}/{r['subscribers']}", eff.get("frames_per_second"),
+                eff.get("ratio_to_B_ws")]
+
+    if "fanout" in res:
+        lines.append(f"fan-out (reference: {res['fanout']['reference_ballots_per_second']} "
+                     "ballots/s with nobody watching; latencies in ms)")
+        lines += _table(feed_head, [feed_row(r, r["ratio_to_nobody_watching"])
+                                    for r in res["fanout"]["runs"]])
+        lines.append("")
+    if "many" in res:
+        r = res["many"]
+        lines.append(f"many polls ({r['polls']} polls; x ref = against the hot poll)")
+        lines += _table(feed_head, [feed_row(r, r["ratio_to_hot"])])
+        lines.append("")
+    if "idle" in res:
+        r = res["idle"]
+        lines.append("idle sockets")
+        lines += _table(["backend", "sockets", "KB/socket", "B_mem KB/socket", "x B_mem"],
+                        [[r["backend"], f"{r['connected']}/{r['sockets']}", r["kb_per_socket"],
+                          r["B_mem"]["kb_per_socket"], r["ratio_to_B_mem"]]])
+        lines.append("")
+    if "slow" in res:
+        r = res["slow"]
+        lat = r["others_vote_to_tally_ms"]
+        lines.append(f"slow reader ({r['stall_seconds']:g} s stalled, {r['others']} others)")
+        lines += _table(["backend", "RSS added KB", "others p99 before", "during", "change",
+                         "closed by server", "exact", "whole"],
+                        [[r["backend"], r["rss_kb_added"], lat["reading"]["p99"],
+                          lat["stalled"]["p99"], r["others_p99_change"],
+                          r["stalled_closed_by_server"], r["exact"],
+                          f"{r['ended_on_results']}/{r['others']}"]])
+        lines.append("")
+    lines.append("all checks passed" if report["ok"] else "FAILED: " + "; ".join(report["failures"]))
+    return "\n".join(lines)

@@ -33,7 +33,7 @@ def test_defaults_without_file_or_environment() -> None:
 
 
 def test_shipped_embedded_config_loads() -> None:
-    cfg = config.load(ROOT / "config" / "default.yml", environ={})
+    cfg = config.load(ROOT / "voting" / "configs" / "default.yml", environ={})
     assert cfg.server.mode == "embedded" and cfg.storage.backend == "sqlite"
 
 

@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
     cs = c.add_subparsers(dest="action", required=True)
     up = cs.add_parser("up")
     up.add_argument("--config", default=None,
-                    help="default: the one recorded for DIR, else config/cluster.yml")
+                    help="default: the one recorded for DIR, else the packaged voting/configs/cluster.yml")
     up.add_argument("--dir", default=".run/cluster")
     up.add_argument("--port", type=int, default=None,
                     help="public port (nginx); default: the recorded one, else 8080; 0 = free")

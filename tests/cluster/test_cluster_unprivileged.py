@@ -2,8 +2,8 @@
 
 Under root (CI) the CLI runs as `nobody` through setpriv. `nobody` cannot read the
 repo's interpreter under /root nor, perhaps, the checkout, so the test gives it a
-copy: the package, the files the cluster reads (sql/, config/, nginx/) and the
-runtime distributions from this venv, run by Debian's python3.11 (same ABI).
+copy: the package (with the files the cluster reads: voting/sql, voting/configs,
+voting/nginx) and the runtime distributions from this venv, run by Debian's python3.11 (same ABI).
 Run as an ordinary user already, it runs the same CLI as that user.
 """
 from __future__ import annotations
@@ -84,9 +84,8 @@ def sandbox() -> Iterator[tuple[Path, list[str], dict[str, str], str]]:
                 if not os.access(exe, os.X_OK):
                     pytest.fail(f"{exe} is missing (Debian's python3.11 / util-linux)")
             repo, site = root / "repo", root / "site"
-            for part in ("voting", "sql", "config", "nginx"):
-                shutil.copytree(ROOT / part, repo / part,
-                                ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(ROOT / "voting", repo / "voting",
+                            ignore=shutil.ignore_patterns("__pycache__"))
             for name in runtime_distributions(target_environment(python)):
                 copy_distribution(name, site)
             user = "nobody"

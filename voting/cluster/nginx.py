@@ -1,4 +1,4 @@
-"""nginx for the local cluster, rendered from nginx/nginx.conf.template.
+"""nginx for the local cluster, rendered from voting/nginx/nginx.conf.template.
 
 The same template is rendered by the official nginx image's envsubst step in
 Docker Compose; :func:`render` does the same substitution (only ``${VOTING_*}``
@@ -14,9 +14,10 @@ import shutil
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .. import resources
 from .proc import ClusterError, run
 
-TEMPLATE = Path("nginx/nginx.conf.template")  # relative to the repo; compose uses it too
+TEMPLATE = resources.nginx_template()  # package data; the Compose nginx image uses it too
 PLACEHOLDER = re.compile(r"\$\{(VOTING_[A-Z0-9_]+)\}")
 
 # Every placeholder the template uses; the compose file must set all of them.
@@ -32,7 +33,7 @@ VARIABLES = (
 
 
 def template_path(repo: Path) -> Path:
-    return repo / TEMPLATE
+    return TEMPLATE
 
 
 def placeholders(template: str) -> set[str]:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .. import config as config_mod
+from .. import resources
 from . import backends as be
 from . import mariadb as mdb
 from . import nginx as ngx
@@ -28,9 +29,10 @@ from .proc import (ClusterError, free_ports, is_alive, port_in_use, run, spawn, 
 from .state import STATE_FILE, ClusterState, Component, load_secrets, load_state, locked, save_state
 
 REPO = Path(__file__).resolve().parents[2]
-# The files the local cluster shares with Docker Compose (relative to the repo).
-CLUSTER_CONFIG = Path("config/cluster.yml")
-SCHEMA = Path("sql/mysql/schema.sql")
+# Package data (voting.resources), shared with Docker Compose: the default config of
+# `voting cluster up` and the schema the primary gets on first start.
+CLUSTER_CONFIG = resources.config("cluster")
+SCHEMA = resources.schema("mysql")
 DEFAULT_STATE_DIR = Path(".run/cluster")
 DEFAULT_PORT = 8080
 DEFAULT_BACKENDS = 3
@@ -58,7 +60,7 @@ class LocalCluster:
     None = the recorded one or 8080. backends: None = recorded or 3.
     replica_durable: replicas with innodb_flush_log_at_trx_commit=1 (else 2).
     databases_only: only the MariaDB primary and replicas (see ReplicationSet).
-    schema: apply sql/mysql/schema.sql on first start (None: only if it exists).
+    schema: apply voting/sql/mysql/schema.sql on first start (None: only if it exists).
     backend_argv: (name, port) -> argv, to run another server than `voting serve`.
     db_init_argv: argv of the seeding step ([] to skip); default `voting db init --seed`.
     environ: base environment (default os.environ); secrets in it win.
@@ -318,7 +320,7 @@ class LocalCluster:
         if self._want_config is not None:
             st.config = str(self._want_config)
         elif st.config is None and not self.databases_only:
-            st.config = str(self.repo / CLUSTER_CONFIG)
+            st.config = str(CLUSTER_CONFIG)
         if st.config and not Path(st.config).is_file():
             raise ClusterError(f"config file {st.config} does not exist")
         if self._want_durable is not None:
@@ -465,7 +467,7 @@ class LocalCluster:
         database = self.database
         primary = self._node("primary")
         mdb.create_database(primary, database)
-        schema = self.repo / SCHEMA
+        schema = SCHEMA
         if self.schema or (self.schema is None and schema.is_file()):
             if not schema.is_file():
                 raise ClusterError(f"{schema} does not exist")
@@ -576,7 +578,7 @@ class ReplicationSet(LocalCluster):
     """Only the MariaDB primary and its two replicas (for storage tests).
 
     The application user, database and passwords are as in the full cluster;
-    the schema is applied if sql/mysql/schema.sql exists (schema=True: required,
+    the schema is applied if voting/sql/mysql/schema.sql exists (schema=True: required,
     False: never).
     """
 

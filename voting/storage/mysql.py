@@ -19,12 +19,12 @@ import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiomysql
 import pymysql
 
+from voting import resources
 from voting.config import StorageConfig
 from voting.domain import Poll, Tally, counts_delta
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
@@ -36,7 +36,7 @@ from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotRecord, CastRequest
 
 log = logging.getLogger(__name__)
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent.parent / "sql" / "mysql" / "schema.sql"
+SCHEMA_FILE = resources.schema("mysql")
 
 ER_DUP_ENTRY = 1062
 ER_LOCK_DEADLOCK = 1213

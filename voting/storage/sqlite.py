@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from voting import resources
 from voting.domain import Poll, Tally, counts_delta
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
     PollNotFound, StorageUnavailable
@@ -22,7 +23,7 @@ from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotRecord, CastRequest
     IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, poll_from_row, \
     poll_values, public_polls_query, recount_choices, slot_rows, tally_from_rows, tally_query
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent.parent / "sql" / "sqlite" / "schema.sql"
+SCHEMA_FILE = resources.schema("sqlite")
 
 class SQLiteStorage(Storage):
     def __init__(self, path: str) -> None:

@@ -20,6 +20,7 @@ import pytest
 import tornado.websocket
 
 from voting.cluster import ClusterError, LocalCluster
+from voting.cluster.proc import wait_until
 
 from tests.cluster.cluster_harness import MARIADB, REPO, require_binaries, standin_argv
 
@@ -71,8 +72,14 @@ def test_status_has_the_documented_shape(cluster: LocalCluster) -> None:
         assert set(p) == {"name", "role", "pid", "port", "alive"}
         assert p["alive"] is True and isinstance(p["pid"], int) and isinstance(p["port"], int)
     assert len({p["port"] for p in st["processes"]}) == 8
-    assert st["replicas"] == [{"name": "replica1", "lag_ms": 0}, {"name": "replica2", "lag_ms": 0}]
-    json.dumps(st)
+    assert [r["name"] for r in st["replicas"]] == ["replica1", "replica2"]
+    assert all(set(r) == {"name", "lag_ms"} and isinstance(r["lag_ms"], int) and r["lag_ms"] >= 0
+               for r in st["replicas"]), st["replicas"]
+    assert json.loads(json.dumps(st)) == st  # what `status --json` prints, unchanged
+    # Caught up, both replicas report no lag (right after `up` they may still be applying).
+    cluster.wait_replicated(15)
+    wait_until(lambda: [r["lag_ms"] for r in cluster.status()["replicas"]] == [0, 0], 15,
+               "both replicas at lag 0")
 
 
 def test_backends_get_their_environment(cluster: LocalCluster) -> None:
@@ -165,12 +172,15 @@ async def test_websocket_through_nginx(cluster: LocalCluster) -> None:
 def test_killed_backend_is_skipped_and_up_restarts_only_it(cluster: LocalCluster) -> None:
     before = {p["name"]: p["pid"] for p in cluster.status()["processes"]}
     cluster.kill("backend2", signal.SIGKILL)
-    assert not cluster.alive("backend2")
-    for method in ("GET", "POST"):
-        for _ in range(6):
-            status, headers, _ = request(cluster.url or "", "/api/echo", method, b"{}" if method == "POST" else None)
-            assert status == 200 and headers["x-backend"] != "backend2"
-    cluster.up()
+    try:
+        assert not cluster.alive("backend2")
+        for method in ("GET", "POST"):
+            for _ in range(6):
+                status, headers, _ = request(cluster.url or "", "/api/echo", method,
+                                             b"{}" if method == "POST" else None)
+                assert status == 200 and headers["x-backend"] != "backend2"
+    finally:
+        cluster.up()  # whatever failed above, the next test gets the whole cluster
     after = {p["name"]: p["pid"] for p in cluster.status()["processes"]}
     assert after["backend2"] != before["backend2"]
     assert {k: v for k, v in after.items() if k != "backend2"} == \
@@ -192,12 +202,14 @@ def test_no_backend_gives_json_502(cluster: LocalCluster) -> None:
 
 def test_stopped_parts_come_back_on_the_same_ports(cluster: LocalCluster) -> None:
     ports = {n: cluster.port(n) for n in cluster.names}
-    cluster.stop("nginx")
-    cluster.stop("redis")
-    cluster.kill("primary", signal.SIGKILL)
-    assert [p["name"] for p in cluster.status()["processes"] if not p["alive"]] == \
-        ["primary", "redis", "nginx"]
-    cluster.up()
+    try:
+        cluster.stop("nginx")
+        cluster.stop("redis")
+        cluster.kill("primary", signal.SIGKILL)
+        assert [p["name"] for p in cluster.status()["processes"] if not p["alive"]] == \
+            ["primary", "redis", "nginx"]
+    finally:
+        cluster.up()  # whatever failed above, the next test gets the whole cluster
     assert {n: cluster.port(n) for n in cluster.names} == ports
     assert all(p["alive"] for p in cluster.status()["processes"])
     cluster.primary.execute("CREATE TABLE IF NOT EXISTS voting.after_restart (id INT PRIMARY KEY)")

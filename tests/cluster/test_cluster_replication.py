@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -71,11 +72,15 @@ def test_app_user_has_only_row_privileges_on_its_database(replication_set: Repli
 
 
 def test_schema_is_applied_and_replicated(replication_set: ReplicationSet) -> None:
-    schema = Path(__file__).resolve().parents[2] / "sql" / "mysql" / "schema.sql"
-    if not schema.is_file():
-        pytest.skip("sql/mysql/schema.sql is not written yet")
+    try:
+        from voting import resources  # the schema shipped inside the package
+        schema = resources.schema("mysql")
+    except ImportError:
+        schema = Path(__file__).resolve().parents[2] / "sql" / "mysql" / "schema.sql"
+    assert schema.is_file(), schema
+    created = set(re.findall(r"CREATE TABLE(?: IF NOT EXISTS)? `?(\w+)`?", schema.read_text()))
     tables = {r[0] for r in replication_set.primary.query("SHOW TABLES FROM voting")}
-    assert tables
+    assert created and tables == created
     for replica in replication_set.replicas:
         assert {r[0] for r in replica.query("SHOW TABLES FROM voting")} == tables
 

@@ -1,7 +1,6 @@
 """Unit tests of the cluster's state directory, secrets and port planning (no binaries)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -81,8 +80,13 @@ def test_format_status() -> None:
         {"name": "primary", "role": "primary", "pid": 10, "port": 4000, "alive": True},
         {"name": "replica1", "role": "replica", "pid": None, "port": 4001, "alive": False}],
         "replicas": [{"name": "replica1", "lag_ms": None}]})
-    assert "http://127.0.0.1:8080" in text and "not replicating" in text and "down" in text
-    json.dumps(text)
+    lines = text.splitlines()
+    assert lines[0] == "url: http://127.0.0.1:8080"
+    primary = next(line for line in lines if line.startswith("primary"))
+    replica = next(line for line in lines if line.startswith("replica1"))
+    assert primary.split() == ["primary", "primary", "10", "4000", "up"]
+    assert replica.split()[:4] == ["replica1", "replica", "-", "4001"]
+    assert replica.endswith("down (not replicating)")
 
 
 def test_spawned_processes_are_detached_checked_and_stopped(tmp_path: Path) -> None:

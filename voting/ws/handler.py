@@ -7,10 +7,11 @@ import logging
 import re
 from typing import Any
 
+import tornado.iostream
 import tornado.websocket
 
 from voting.metrics import Metrics
-from voting.ws.outbox import Outbox
+from voting.ws.outbox import Frame, Outbox, SocketGone
 from voting.ws.registry import Registry, SubscribeError, dumps
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         cfg = self.settings["voting_config"]
         self.outbox = Outbox(self._send, self._overflow, cfg.ws.max_pending_frames,
-                             self.metrics)
+                             self.metrics, try_write=self._write_now)
         self.outbox.start()
         self.connections.add(self)
         self.metrics.ws_open.inc()
@@ -70,6 +71,37 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
 
     async def _send(self, payload: str) -> None:
         await self.write_message(payload)
+
+    def _write_now(self, frame: Frame) -> bool:
+        """Write an encoded frame at once if nothing of this socket waits to be sent.
+
+        No task or future per frame (Tornado's write_message makes both): one send()
+        while the kernel takes it, and any rest handed to the stream, which finishes it.
+        False when the stream still holds unsent bytes: the outbox keeps the frame."""
+        conn = self.ws_connection
+        if conn is None or conn.is_closing():
+            raise SocketGone()
+        stream = conn.stream
+        if stream is None:
+            raise SocketGone()
+        if stream.writing():
+            return False
+        data = frame.wire
+        if type(stream) is tornado.iostream.IOStream:  # plain TCP: straight to the socket
+            try:
+                sent = stream.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                raise SocketGone() from None
+            if sent == len(data):
+                return True
+            data = data[sent:]
+        try:
+            stream.write(data)
+        except tornado.iostream.StreamClosedError:
+            raise SocketGone() from None
+        return True
 
     def _overflow(self) -> None:
         log.info("closing a WebSocket that fell behind (%s)", self.request.remote_ip)

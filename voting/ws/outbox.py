@@ -1,8 +1,13 @@
-"""Per-connection send queue: newest tally replaces older, bounded, one writer task.
+"""Per-connection send path: written at once while the socket keeps up, else a bounded queue.
 
-A client that stops reading blocks only its own writer task; meanwhile its
-pending tallies are replaced by the newest one, and past `max_pending` frames
-the connection is closed so it can reconnect and resync from a snapshot.
+A broadcast encodes its frame once (`Frame.wire`) and hands the same bytes to
+every socket. While a socket keeps up (nothing of it waits in user space), the
+frame is written to it at once, synchronously: no task, no future per frame.
+Once a socket has unsent bytes, its frames wait here instead, and a writer task
+(created only then, gone once the queue is empty) sends them as the socket
+drains; meanwhile pending tallies are replaced by the newest one, and past
+`max_pending` frames the connection is closed so it can reconnect and resync
+from a snapshot.
 """
 from __future__ import annotations
 
@@ -17,21 +22,56 @@ from voting.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
+class Frame:
+    """One text frame: its JSON text and, encoded once, its bytes on the wire."""
+
+    __slots__ = ("text", "_wire")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """An unmasked, uncompressed, final WebSocket text frame (RFC 6455 §5.2)."""
+        if self._wire is None:
+            payload = self.text.encode("utf-8")
+            n = len(payload)
+            if n < 126:
+                head = bytes((0x81, n))
+            elif n < 1 << 16:
+                head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+            else:
+                head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+            self._wire = head + payload
+        return self._wire
+
+
+class SocketGone(Exception):
+    """The connection is closed: nothing more can be written to it."""
+
+
+# A frame given to a socket at once: True; False when the socket is behind (the frame
+# was not written and must wait). Raises SocketGone when the connection is closed.
+TryWrite = Callable[[Frame], bool]
+
+
 class Outbox:
     def __init__(self, send: Callable[[str], Awaitable[None]], on_overflow: Callable[[], None],
-                 max_pending: int, metrics: Metrics | None = None) -> None:
+                 max_pending: int, metrics: Metrics | None = None,
+                 try_write: TryWrite | None = None) -> None:
         self._send = send
+        self._try_write = try_write
         self._on_overflow = on_overflow
         self._max_pending = max_pending
         self._metrics = metrics
-        self._items: OrderedDict[Hashable, tuple[str, str]] = OrderedDict()
-        self._wakeup = asyncio.Event()
+        self._items: OrderedDict[Hashable, tuple[str, Frame]] = OrderedDict()
         self._counter = itertools.count()
         self._closed = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        """Kept for callers; the writer task starts only when a frame has to wait."""
 
     @property
     def pending(self) -> int:
@@ -41,48 +81,62 @@ class Outbox:
     def closed(self) -> bool:
         return self._closed
 
-    def put(self, frame_type: str, payload: str, coalesce_key: Hashable | None = None) -> None:
-        """Queue a frame; with a coalesce_key an older pending frame of that key is dropped."""
+    def put(self, frame_type: str, payload: str | Frame, coalesce_key: Hashable | None = None,
+            count: bool = True) -> bool:
+        """Send a frame, or queue it; with a coalesce_key an older pending frame of that key
+        is dropped. True when it was written at once (count=False: the caller counts those)."""
         if self._closed:
-            return
+            return False
+        frame = payload if isinstance(payload, Frame) else Frame(payload)
+        if not self._items and self._task is None and self._try_write is not None:
+            try:
+                if self._try_write(frame):
+                    if count and self._metrics:
+                        self._metrics.ws_frames_sent.labels(frame_type).inc()
+                    return True
+            except SocketGone:
+                self._closed = True
+                return False
         if coalesce_key is not None:
             key: Hashable = ("c", coalesce_key)
             if self._items.pop(key, None) is not None and self._metrics:
                 self._metrics.ws_frames_coalesced.inc()
         else:
             key = ("n", next(self._counter))
-        self._items[key] = (frame_type, payload)
+        self._items[key] = (frame_type, frame)
         if len(self._items) > self._max_pending:
             if self._metrics:
                 self._metrics.ws_frames_dropped.inc(len(self._items))
             self.close()
             self._on_overflow()
-            return
-        self._wakeup.set()
+            return False
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return False
 
     def close(self) -> None:
         self._closed = True
         self._items.clear()
-        self._wakeup.set()
 
     async def wait_closed(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
 
     async def _run(self) -> None:
-        while not self._closed:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+        try:
             while self._items and not self._closed:
-                _, (frame_type, payload) = self._items.popitem(last=False)
+                _, (frame_type, frame) = self._items.popitem(last=False)
                 try:
-                    await self._send(payload)
+                    await self._send(frame.text)
                 except Exception:  # the socket is gone; the handler's on_close cleans up
                     self._closed = True
                     return
                 if self._metrics:
                     self._metrics.ws_frames_sent.labels(frame_type).inc()
+        finally:
+            self._task = None

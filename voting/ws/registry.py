@@ -1,8 +1,14 @@
 """This process's live feeds: who is subscribed to which poll, and coalesced tallies.
 
-Per poll, at most one tally read per `tally_interval` however many ballots
-arrive and however many sockets listen; each socket gets a frame only when the
-seq it last saw is lower, so seq strictly grows on every connection.
+Per poll, at most one tally read per interval however many ballots arrive and
+however many sockets listen; each socket gets a frame only when the seq it last
+saw is lower, so seq strictly grows on every connection. A broadcast encodes its
+frame once and writes the same bytes to every socket that keeps up.
+
+The interval in force is `tally_interval`, lengthened (up to `max_interval`,
+DESIGN §5) while sending tallies takes more than half of this process's time:
+an audience too large for the pace gets fresher frames less often instead of a
+backlog, and ballots keep their share of the CPU.
 """
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from voting.metrics import Metrics
 from voting.storage.base import Storage
 from voting.tokens import hashes_equal, sha256_hex
 from voting.ws.broker import Broker
-from voting.ws.outbox import Outbox
+from voting.ws.outbox import Frame, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +92,52 @@ def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
+class Pacer:
+    """The tally interval in force, from the share of time that broadcasts take."""
+
+    WINDOW = 1.0  # seconds over which the share is measured
+
+    def __init__(self, base: float, maximum: float, budget: float = 0.5) -> None:
+        self.base = base
+        self.max = max(base, maximum)
+        self.budget = budget
+        self.interval = base
+        self._busy = 0.0
+        self._since = time.monotonic()
+
+    def spent(self, seconds: float) -> None:
+        self._busy += seconds
+        now = time.monotonic()
+        elapsed = now - self._since
+        if elapsed < max(self.WINDOW, 2 * self.interval):
+            return
+        share = self._busy / elapsed
+        target = min(self.max, max(self.base, self.interval * share / self.budget))
+        # Lengthen at once, shorten gradually: no flapping around the limit.
+        self.interval = target if target >= self.interval else max(target, self.interval * 0.8)
+        self._busy = 0.0
+        self._since = now
+
+
 class Registry:
     def __init__(self, storage: Storage, broker: Broker, tally_interval: float,
-                 max_subscriptions: int, metrics: Metrics) -> None:
+                 max_subscriptions: int, metrics: Metrics,
+                 max_interval: float | None = None) -> None:
         self.storage = storage
         self.broker = broker
-        self.interval = tally_interval
+        self.pacer = Pacer(tally_interval, max_interval if max_interval is not None
+                           else max(1.0, tally_interval))
         self.max_subscriptions = max_subscriptions
         self.metrics = metrics
         self.feeds: dict[str, PollFeed] = {}
         self._by_subscriber: dict[int, set[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         broker.set_listener(self)
+
+    @property
+    def interval(self) -> float:
+        """The tally interval in force."""
+        return self.pacer.interval
 
     # --- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -245,15 +285,25 @@ class Registry:
             self._send_tally(feed, tally)
 
     def _send_tally(self, feed: PollFeed, tally: Tally) -> None:
+        started = time.perf_counter()
         frame_type = "snapshot" if feed.resync else "tally"
         feed.resync = False
-        frames: dict[bool, str] = {}
+        frames: dict[bool, Frame] = {}
+        poll_id = feed.poll.id
+        seq = tally.seq
+        sent = 0
         for s in feed.subs.values():
-            if not (tally.seq > s.last_seq or tally.seq == s.last_seq == s.repeat_seq):
+            if not (seq > s.last_seq or seq == s.last_seq == s.repeat_seq):
                 continue  # nothing missed: seq only grows on a connection
             visible = counts_visible(feed.poll, tally.status, s.admin)
-            if visible not in frames:
-                frames[visible] = dumps(tally_frame(frame_type, feed.poll, tally, visible))
-            s.last_seq = tally.seq
+            frame = frames.get(visible)
+            if frame is None:
+                frame = frames[visible] = Frame(
+                    dumps(tally_frame(frame_type, feed.poll, tally, visible)))
+            s.last_seq = seq
             s.repeat_seq = None
-            s.subscriber.outbox.put(frame_type, frames[visible], coalesce_key=feed.poll.id)
+            if s.subscriber.outbox.put(frame_type, frame, coalesce_key=poll_id, count=False):
+                sent += 1
+        if sent:
+            self.metrics.ws_frames_sent.labels(frame_type).inc(sent)
+        self.pacer.spent(time.perf_counter() - started)

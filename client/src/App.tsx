@@ -1,14 +1,23 @@
-import { useEffect, useRef } from 'react';
-import { Link, matchRoute, useLocation } from './router';
-import { Home } from './pages/Home';
-import { VotePage } from './pages/VotePage';
-import { PresentPage } from './pages/PresentPage';
-import { AdminPage } from './pages/AdminPage';
+import { lazy, Suspense, useEffect, useRef } from 'react';
+import { Link, matchRoute, navigate, useLocation } from './router';
+import { Loading, PageNotFound } from './components/PollState';
+
+// Route-level code splitting: a phone that opens a share link loads the vote page only, not
+// the create form, the organizer controls or the presenter.
+const Home = lazy(() => import('./pages/Home'));
+const VotePage = lazy(() => import('./pages/VotePage'));
+const PresentPage = lazy(() => import('./pages/PresentPage'));
+const AdminPage = lazy(() => import('./pages/AdminPage'));
 
 export function App() {
-  const { pathname } = useLocation();
+  const { pathname, search, hash } = useLocation();
   const route = matchRoute(pathname);
   const first = useRef(true);
+
+  // /p/7709%204ZJ5 → /p/77094zj5 (keeping a #code= or #token= fragment).
+  useEffect(() => {
+    if (route.canonical) navigate(route.canonical + search + hash, true);
+  }, [route.canonical, search, hash]);
 
   // After an in-app navigation, move focus to the page heading so keyboard and
   // screen-reader users land on the new page (not on the first load).
@@ -45,22 +54,13 @@ export function App() {
           </Link>
         </header>
       )}
-      {route.name === 'home' && <Home />}
-      {route.name === 'vote' && <VotePage key={route.id} id={route.id} />}
-      {route.name === 'present' && <PresentPage key={route.id} id={route.id} />}
-      {route.name === 'admin' && <AdminPage key={route.id} id={route.id} />}
-      {route.name === 'notfound' && (
-        <main id="main" className="page">
-          <section className="card">
-            <h1>Page not found</h1>
-            <p>
-              <Link href="/" className="btn">
-                Go to the home page
-              </Link>
-            </p>
-          </section>
-        </main>
-      )}
+      <Suspense fallback={<Loading />}>
+        {route.name === 'home' && <Home />}
+        {route.name === 'vote' && <VotePage key={route.id} id={route.id} />}
+        {route.name === 'present' && <PresentPage key={route.id} id={route.id} />}
+        {route.name === 'admin' && <AdminPage key={route.id} id={route.id} />}
+        {route.name === 'notfound' && <PageNotFound />}
+      </Suspense>
     </>
   );
 }

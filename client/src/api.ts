@@ -1,48 +1,37 @@
-// Thin fetch wrapper for the JSON HTTP API (DESIGN.md §4).
+// The JSON HTTP API (DESIGN.md §4): fetch, runtime checks of every answer (check.ts), errors as
+// ApiError with the server's code (texts come from the message catalog, messages.ts).
 
-import type { Ballot, CreatePollBody, CreatePollResponse, Poll, PollSummary } from './types';
-import { getVoterToken } from './storage';
+import * as check from './check';
+import { hasMessage, t } from './messages';
+import { getVoterToken, setVoterToken } from './storage';
+import type { Ballot, CodeStatus, CreatePollBody, CreatePollResponse, Poll, PollPage } from './types';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string,
+    /** The server's own sentence (English); the page shows the catalog's text when it has one. */
+    readonly serverMessage = '',
   ) {
-    super(message);
+    super(serverMessage || code);
     this.name = 'ApiError';
   }
 }
 
-/** Words for the error codes a person may meet, used when the server's message is missing. */
-const FRIENDLY: Record<string, string> = {
-  network_error: 'The server could not be reached. Check your connection and try again.',
-  invalid_poll: 'The poll is not valid.',
-  poll_not_found: 'This poll does not exist (or was deleted).',
-  poll_closed: 'This poll is closed: no more votes are accepted.',
-  already_voted: 'You have already voted in this poll.',
-  invalid_code: 'This access code is not valid for this poll.',
-  code_used: 'This access code has already been used.',
-  voter_required: 'An access code is needed to vote in this poll.',
-  invalid_ballot: 'The ballot is not valid.',
-  rate_limited: 'Too many requests right now. Wait a moment and try again.',
-  admin_required: 'The organizer link (admin token) is needed for this.',
-  forbidden: 'The organizer token does not match this poll.',
-  results_hidden: 'Results are shown when the poll closes.',
-  storage_unavailable: 'The server cannot save right now. Try again in a few seconds.',
-  payload_too_large: 'The poll is too large.',
-};
-
+/** Words for any error, from the message catalog (the server's sentence only for codes it does not know). */
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) {
-    return err.message || FRIENDLY[err.code] || `Something went wrong (${err.code}).`;
+    if (hasMessage(err.code)) return t(err.code, { status: err.status });
+    return err.serverMessage || t('http_error', { status: err.status });
   }
-  if (err instanceof Error && err.message) return err.message;
-  return 'Something went wrong.';
+  if (err instanceof check.ContractError) return t('bad_response');
+  return t('unknown');
 }
 
-export function friendly(code: string): string {
-  return FRIENDLY[code] ?? code;
+/** 4xx answers are final: retrying cannot change them (TanStack Query's `retry`). */
+export function isFinal(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 400 && err.status < 500;
+  return err instanceof check.ContractError;
 }
 
 interface RequestOptions {
@@ -52,8 +41,8 @@ interface RequestOptions {
   signal?: AbortSignal;
 }
 
-async function request<T>(path: string, opts: RequestOptions = {}): Promise<{ status: number; data: T }> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers };
+async function send(path: string, opts: RequestOptions, accept = 'application/json'): Promise<Response> {
+  const headers: Record<string, string> = { Accept: accept, ...opts.headers };
   let body: string | undefined;
   if (opts.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -64,106 +53,139 @@ async function request<T>(path: string, opts: RequestOptions = {}): Promise<{ st
     res = await fetch(path, { method: opts.method ?? 'GET', headers, body, credentials: 'same-origin', signal: opts.signal });
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
-    throw new ApiError(0, 'network_error', FRIENDLY.network_error);
-  }
-  if (res.status === 204) return { status: 204, data: undefined as T };
-  let data: unknown = null;
-  const text = await res.text();
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
+    throw new ApiError(0, 'network_error');
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
-    const code = err?.code ?? `http_${res.status}`;
-    throw new ApiError(res.status, code, err?.message || FRIENDLY[code] || `The server answered ${res.status}.`);
+    let code = 'http_error';
+    let message = '';
+    try {
+      const data: unknown = JSON.parse(await res.text());
+      const err = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+      if (typeof err?.code === 'string') code = err.code;
+      if (typeof err?.message === 'string') message = err.message;
+    } catch {
+      /* not JSON (a proxy's page): the status tells */
+    }
+    throw new ApiError(res.status, code, message);
   }
-  return { status: res.status, data: data as T };
+  return res;
 }
 
+async function request<T>(path: string, shape: check.Check<T>, opts: RequestOptions = {}): Promise<{ status: number; data: T }> {
+  const res = await send(path, opts);
+  let data: unknown;
+  try {
+    data = JSON.parse(await res.text());
+  } catch {
+    throw new check.ContractError(path, 'JSON');
+  }
+  return { status: res.status, data: shape(data) };
+}
+
+const pollPath = (id: string) => `/api/polls/${encodeURIComponent(id)}`;
+
 function voterHeaders(): Record<string, string> {
-  const t = getVoterToken();
-  return t ? { 'X-Voter-Token': t } : {};
+  const tok = getVoterToken();
+  return tok ? { 'X-Voter-Token': tok } : {};
 }
 
 function bearer(token: string): Record<string, string> {
   return { Authorization: `Bearer ${token}` };
 }
 
+let voterPromise: Promise<string> | null = null;
+
+/** This browser's voter token: the stored one, else a new one (POST /api/voters, which also sets the cookie). */
+export function ensureVoter(renew = false): Promise<string> {
+  const have = getVoterToken();
+  if (have && !renew) return Promise.resolve(have);
+  if (!voterPromise) {
+    voterPromise = request('/api/voters', check.voterReply, { method: 'POST', body: {} })
+      .then((r) => {
+        setVoterToken(r.data.voter_token);
+        return r.data.voter_token;
+      })
+      .finally(() => {
+        voterPromise = null;
+      });
+  }
+  return voterPromise;
+}
+
+/** Run `fn` with a voter token; a refused token (401 voter_required) is replaced once. */
+async function asVoter<T>(fn: () => Promise<T>): Promise<T> {
+  await ensureVoter();
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'voter_required') {
+      await ensureVoter(true);
+      return fn();
+    }
+    throw e;
+  }
+}
+
 export const api = {
-  createPoll: (body: CreatePollBody, idempotencyKey: string) =>
-    request<CreatePollResponse>('/api/polls', { method: 'POST', body, headers: { 'Idempotency-Key': idempotencyKey } }).then(
-      (r) => r.data,
+  /** POST /api/polls.  The Idempotency-Key is scoped to the voter token (DESIGN.md §4), so one is sent. */
+  createPoll: (body: CreatePollBody, idempotencyKey: string): Promise<CreatePollResponse> =>
+    asVoter(() =>
+      request('/api/polls', check.createReply, {
+        method: 'POST',
+        body,
+        headers: { 'Idempotency-Key': idempotencyKey, ...voterHeaders() },
+      }).then((r) => r.data),
     ),
 
-  listPolls: (cursor?: string | null, limit = 20) => {
+  listPolls: (cursor?: string | null, limit = 20): Promise<PollPage> => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (cursor) q.set('cursor', cursor);
-    return request<{ polls: PollSummary[]; next_cursor: string | null }>(`/api/polls?${q}`).then((r) => r.data);
+    return request(`/api/polls?${q}`, check.pollPage).then((r) => r.data);
   },
 
-  getPoll: (id: string, adminToken?: string | null) =>
-    request<{ poll: Poll }>(`/api/polls/${encodeURIComponent(id)}`, {
-      headers: adminToken ? bearer(adminToken) : voterHeaders(),
-    }).then((r) => r.data.poll),
-
-  newVoter: () => request<{ voter_token: string }>('/api/voters', { method: 'POST', body: {} }).then((r) => r.data.voter_token),
-
-  getBallot: (id: string, code?: string | null) => {
-    const q = code ? `?code=${encodeURIComponent(code)}` : '';
-    return request<{ ballot: Ballot }>(`/api/polls/${encodeURIComponent(id)}/ballot${q}`, { headers: voterHeaders() }).then(
-      (r) => r.data.ballot,
-    );
-  },
-
-  castBallot: (id: string, choices: Record<string, string[]>, code: string | null, idempotencyKey: string) =>
-    request<{ ballot: Ballot }>(`/api/polls/${encodeURIComponent(id)}/ballots`, {
-      method: 'POST',
-      body: code ? { choices, code } : { choices },
-      headers: { ...voterHeaders(), 'Idempotency-Key': idempotencyKey },
-    }).then((r) => ({ ballot: r.data.ballot, replaced: r.status === 200 })),
-
-  closePoll: (id: string, token: string) =>
-    request<{ poll: Poll }>(`/api/polls/${encodeURIComponent(id)}/close`, { method: 'POST', body: {}, headers: bearer(token) }).then(
+  getPoll: (id: string, adminToken?: string | null, signal?: AbortSignal): Promise<Poll> =>
+    request(pollPath(id), check.pollReply, { headers: adminToken ? bearer(adminToken) : voterHeaders(), signal }).then(
       (r) => r.data.poll,
     ),
 
-  reopenPoll: (id: string, token: string) =>
-    request<{ poll: Poll }>(`/api/polls/${encodeURIComponent(id)}/reopen`, { method: 'POST', body: {}, headers: bearer(token) }).then(
-      (r) => r.data.poll,
-    ),
+  /** The caller's ballot: by voter token, or by access code + the receipt this device kept. */
+  getBallot: (id: string, by: { code: string; receipt: string } | null = null, signal?: AbortSignal): Promise<Ballot> => {
+    const q = by ? `?${new URLSearchParams({ code: by.code, receipt: by.receipt })}` : '';
+    const get = () => request(`${pollPath(id)}/ballot${q}`, check.ballotReply, { headers: voterHeaders(), signal });
+    return (by ? get() : asVoter(get)).then((r) => r.data.ballot);
+  },
 
-  deletePoll: (id: string, token: string) =>
-    request<void>(`/api/polls/${encodeURIComponent(id)}`, { method: 'DELETE', headers: bearer(token) }).then(() => undefined),
+  /** GET …/codes/{code}: unused | used; 403 invalid_code. */
+  checkCode: (id: string, code: string, signal?: AbortSignal): Promise<CodeStatus> =>
+    request(`${pollPath(id)}/codes/${encodeURIComponent(code)}`, check.codeStatus, { signal }).then((r) => r.data),
 
-  /** The results as CSV text (admin token allows after_close results before the close). */
-  resultsCsv: async (id: string, token: string | null): Promise<Blob> => {
-    let res: Response;
-    try {
-      res = await fetch(`/api/polls/${encodeURIComponent(id)}/results?format=csv`, {
-        headers: { Accept: 'text/csv', ...(token ? bearer(token) : {}) },
-        credentials: 'same-origin',
+  castBallot: (
+    id: string,
+    choices: Record<string, string[]>,
+    code: string | null,
+    idempotencyKey: string,
+  ): Promise<{ ballot: Ballot; replaced: boolean }> => {
+    const post = () =>
+      request(`${pollPath(id)}/ballots`, check.ballotReply, {
+        method: 'POST',
+        body: code ? { choices, code } : { choices },
+        headers: { ...voterHeaders(), 'Idempotency-Key': idempotencyKey },
       });
-    } catch {
-      throw new ApiError(0, 'network_error', FRIENDLY.network_error);
-    }
-    if (!res.ok) {
-      let code = `http_${res.status}`;
-      let message = '';
-      try {
-        const data = (await res.json()) as { error?: { code?: string; message?: string } };
-        code = data.error?.code ?? code;
-        message = data.error?.message ?? '';
-      } catch {
-        /* not JSON */
-      }
-      throw new ApiError(res.status, code, message || FRIENDLY[code] || `The server answered ${res.status}.`);
-    }
-    return res.blob();
+    return (code ? post() : asVoter(post)).then((r) => ({ ballot: r.data.ballot, replaced: r.status === 200 }));
   },
+
+  closePoll: (id: string, token: string): Promise<Poll> =>
+    request(`${pollPath(id)}/close`, check.pollReply, { method: 'POST', body: {}, headers: bearer(token) }).then((r) => r.data.poll),
+
+  reopenPoll: (id: string, token: string): Promise<Poll> =>
+    request(`${pollPath(id)}/reopen`, check.pollReply, { method: 'POST', body: {}, headers: bearer(token) }).then((r) => r.data.poll),
+
+  deletePoll: (id: string, token: string): Promise<void> =>
+    send(pollPath(id), { method: 'DELETE', headers: bearer(token) }).then(() => undefined),
+
+  /** The results as CSV (the admin token shows after_close results before the close). */
+  resultsCsv: (id: string, token: string | null): Promise<Blob> =>
+    send(`${pollPath(id)}/results?format=csv`, { headers: token ? bearer(token) : {} }, 'text/csv').then((r) => r.blob()),
 };
 
 /** A random RFC 4122 v4 UUID; crypto.randomUUID is missing outside secure contexts (plain http on a LAN). */

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { LiveSocket, type ConnectionState } from './live';
+import { useCallback, useEffect, useReducer, useRef, useState, useSyncExternalStore } from 'react';
+import { liveConnection, type ConnectionState, type LiveListener } from './live';
 import { initialTallyState, tallyReducer, type TallyState } from './state/tally';
 import type { PollStatus, ServerFrame, Tally } from './types';
 
@@ -14,41 +14,43 @@ export interface LiveTally {
   seed: (tally: Tally, status?: PollStatus) => void;
 }
 
-/** Live tally of one poll over the WebSocket.  pollId null: not yet. */
+/** State of the app's live connection. */
+export function useConnectionState(): ConnectionState {
+  const live = liveConnection();
+  return useSyncExternalStore(live.onState, live.getState, () => 'connecting');
+}
+
+/** Live tally of one poll over the app's WebSocket.  pollId null: not yet. */
 export function useLiveTally(pollId: string | null, adminToken: string | null = null): LiveTally {
   const [tally, dispatch] = useReducer(tallyReducer, initialTallyState);
-  const [connection, setConnection] = useState<ConnectionState>('connecting');
+  const connection = useConnectionState();
   const [error, setError] = useState<{ code: string; message: string } | null>(null);
   const [adminRefused, setAdminRefused] = useState(false);
 
   useEffect(() => {
     if (!pollId) return;
-    const socket = new LiveSocket();
-    const offState = socket.onState(setConnection);
-    setError(null);
-    setAdminRefused(false);
-    const unsubscribe = socket.subscribe(
-      pollId,
-      adminToken,
-      (frame: ServerFrame) => {
+    const live = liveConnection();
+    const listener: LiveListener = {
+      onFrame: (frame: ServerFrame) => {
         if (frame.type === 'error') {
           if (frame.code === 'forbidden' && adminToken) {
             setAdminRefused(true);
-            socket.resubscribe(pollId, null);
+            live.setToken(pollId, listener, null);
             return;
           }
-          setError({ code: frame.code, message: frame.message });
+          if (frame.type === 'error' && 'poll' in frame) setError({ code: frame.code, message: frame.message ?? '' });
           return;
         }
         if (frame.type === 'snapshot') setError(null);
         dispatch({ type: 'frame', frame, now: Date.now() });
       },
-      () => dispatch({ type: 'disconnected' }),
-    );
+      onDisconnect: () => dispatch({ type: 'disconnected' }),
+    };
+    const stop = live.subscribe(pollId, listener, adminToken);
     return () => {
-      unsubscribe();
-      offState();
-      socket.close();
+      stop();
+      setError(null);
+      setAdminRefused(false);
     };
   }, [pollId, adminToken]);
 
@@ -75,20 +77,17 @@ export function useThrottled(message: string, intervalMs = 5000): string {
   const [shown, setShown] = useState(message);
   const lastRef = useRef(0);
   const latestRef = useRef(message);
-  latestRef.current = message;
+  useEffect(() => {
+    latestRef.current = message;
+  });
   useEffect(() => {
     if (message === shown) return;
-    const wait = lastRef.current + intervalMs - Date.now();
-    if (wait <= 0) {
-      lastRef.current = Date.now();
-      setShown(message);
-      return;
-    }
-    const t = setTimeout(() => {
+    const wait = Math.max(0, lastRef.current + intervalMs - Date.now());
+    const timer = setTimeout(() => {
       lastRef.current = Date.now();
       setShown(latestRef.current);
     }, wait);
-    return () => clearTimeout(t);
+    return () => clearTimeout(timer);
   }, [message, shown, intervalMs]);
   return shown;
 }

@@ -1,6 +1,9 @@
-// A tiny client-side router for the four fixed routes (DESIGN.md §8).
+// A small client-side router for the fixed routes (DESIGN.md §8), with "page not found" for
+// every other path.  `/p/{ID}` in capitals or with spaces leads to the poll (the address is
+// rewritten to the canonical one).
 
 import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+import { POLL_ID_RE, normalizeCode } from './state/codes';
 
 export type Route =
   | { name: 'home' }
@@ -9,14 +12,27 @@ export type Route =
   | { name: 'admin'; id: string }
   | { name: 'notfound' };
 
-export function matchRoute(pathname: string): Route {
-  if (pathname === '/' || pathname === '') return { name: 'home' };
-  const m = /^\/p\/([A-Za-z0-9_-]{1,64})(?:\/(present|admin))?\/?$/.exec(pathname);
+function decode(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/** The route of a path, and the canonical path when it differs (capitals, spaces, a trailing slash). */
+export function matchRoute(pathname: string): Route & { canonical?: string } {
+  if (pathname === '/' || pathname === '' || pathname === '/index.html') return { name: 'home' };
+  const m = /^\/p\/([^/]{1,64})(?:\/(present|admin))?\/?$/.exec(pathname);
   if (!m) return { name: 'notfound' };
-  const id = m[1];
-  if (m[2] === 'present') return { name: 'present', id };
-  if (m[2] === 'admin') return { name: 'admin', id };
-  return { name: 'vote', id };
+  const raw = decode(m[1]);
+  if (raw === null) return { name: 'notfound' };
+  const id = normalizeCode(raw);
+  if (!POLL_ID_RE.test(id)) return { name: 'notfound' };
+  const page = m[2] as 'present' | 'admin' | undefined;
+  const canonical = `/p/${id}${page ? `/${page}` : ''}`;
+  const route: Route = page === 'present' ? { name: 'present', id } : page === 'admin' ? { name: 'admin', id } : { name: 'vote', id };
+  return canonical === pathname ? route : { ...route, canonical };
 }
 
 const EVENT = 'voting:navigate';

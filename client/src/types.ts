@@ -1,101 +1,46 @@
-// Shapes of the HTTP API and the WebSocket protocol (DESIGN.md §4, §5).
+// Shapes of the HTTP API (generated from /api/openapi.json into src/api/schema.ts) and of the
+// WebSocket protocol (DESIGN.md §5, which the OpenAPI document does not describe).
 
-export type PollStatus = 'open' | 'closed';
-export type ResultsMode = 'live' | 'after_close';
-export type Eligibility = 'open' | 'codes';
-export type Visibility = 'unlisted' | 'public';
-export type QuestionKind = 'single' | 'multiple';
+import type { components } from './api/schema';
 
-export interface Option {
-  id: string;
-  label: string;
-}
+type S = components['schemas'];
 
-export interface Question {
-  id: string;
-  text: string;
-  kind: QuestionKind;
-  min_choices: number;
-  max_choices: number;
-  options: Option[];
-}
+/** `show_results` (DESIGN.md §3): a display rule of the client.  Optional until every server sends it. */
+export type ShowResults = 'always' | 'after_vote';
 
-export interface QuestionTally {
-  id: string;
-  counts: Record<string, number>;
-}
+export type Option = S['Option'];
+export type Question = S['Question'];
+export type QuestionKind = Question['kind'];
+export type QuestionTally = S['QuestionCounts'];
+export type Tally = S['Tally'];
+export type Poll = S['Poll'] & { show_results?: ShowResults };
+export type PollStatus = Poll['status'];
+export type ResultsMode = Poll['results'];
+export type Eligibility = Poll['eligibility'];
+export type Visibility = Poll['visibility'];
+export type PollSummary = S['PollSummary'];
+export type Results = S['Results'];
+export type Ballot = S['Ballot'];
+export type CreatePollBody = S['PollIn'] & { show_results?: ShowResults };
+export type CreatePollResponse = { poll: Poll; admin_token: string; codes?: string[] };
+export type PollPage = { polls: PollSummary[]; next_cursor: string | null };
+/** GET /api/polls/{id}/codes/{code} (DESIGN.md §4). */
+export type CodeStatus = { status: 'unused' | 'used' };
 
-export interface Tally {
+/** A snapshot or tally frame: the tally of one poll. */
+export interface TallyFrame {
+  type: 'snapshot' | 'tally';
+  poll: string;
   seq: number;
+  status?: PollStatus;
   total: number;
   questions?: QuestionTally[];
-}
-
-export interface Poll {
-  id: string;
-  title: string;
-  description: string;
-  questions: Question[];
-  status: PollStatus;
-  results: ResultsMode;
-  allow_revote: boolean;
-  eligibility: Eligibility;
-  visibility: Visibility;
-  closes_at: string | null;
-  created_at: string;
-  closed_at: string | null;
-  tally?: Tally;
-}
-
-export interface PollSummary {
-  id: string;
-  title: string;
-  status: PollStatus;
-  created_at: string;
-  total: number;
-}
-
-export interface Ballot {
-  poll_id: string;
-  choices: Record<string, string[]>;
-  receipt: string;
-}
-
-export interface CreatePollBody {
-  title: string;
-  description: string;
-  results: ResultsMode;
-  allow_revote: boolean;
-  eligibility: Eligibility;
-  code_count: number | null;
-  visibility: Visibility;
-  closes_at: string | null;
-  questions: {
-    text: string;
-    kind: QuestionKind;
-    min_choices?: number;
-    max_choices?: number;
-    options: { label: string }[];
-  }[];
-}
-
-export interface CreatePollResponse {
-  poll: Poll;
-  admin_token: string;
-  codes?: string[];
 }
 
 /** Frames the server sends on /ws. */
 export type ServerFrame =
   | { type: 'hello'; server: string; heartbeat: number }
-  | {
-      type: 'snapshot' | 'tally';
-      poll: string;
-      seq: number;
-      status?: PollStatus;
-      total: number;
-      questions?: QuestionTally[];
-    }
+  | TallyFrame
   | { type: 'status'; poll: string; status: PollStatus; seq: number }
   | { type: 'deleted'; poll: string }
   | { type: 'error'; code: string; message: string; poll?: string }

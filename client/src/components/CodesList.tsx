@@ -1,6 +1,9 @@
-import { shareUrl } from './Share';
+import { GroupedCode } from './JoinCode';
+import { QrCode } from './QrCode';
+import { codeUrl, shareUrl } from './Share';
 
-/** Printable list of one-time access codes (print CSS shows only this list). */
+/** Printable slips of one-time access codes (print CSS shows only these): each with the code,
+ * grouped for reading, and a QR code that opens the vote page with the code filled in. */
 export function CodesList({ pollId, title, codes }: { pollId: string; title: string; codes: string[] }) {
   return (
     <div className="codes" data-testid="codes">
@@ -9,7 +12,7 @@ export function CodesList({ pollId, title, codes }: { pollId: string; title: str
           Print codes
         </button>
         <span className="hint">
-          {codes.length} {codes.length === 1 ? 'code' : 'codes'}
+          {codes.length} {codes.length === 1 ? 'code' : 'codes'}; each slip’s QR code opens the ballot with its code filled in.
         </span>
       </p>
       <div className="print-area">
@@ -18,9 +21,12 @@ export function CodesList({ pollId, title, codes }: { pollId: string; title: str
         </p>
         <ol className="code-grid">
           {codes.map((c) => (
-            <li key={c} className="code-slip">
-              <span className="code-slip-url">{shareUrl(pollId)}</span>
-              <span className="mono code-slip-code">{c}</span>
+            <li key={c} className="code-slip" data-testid="code-slip">
+              <QrCode value={codeUrl(pollId, c)} label={`QR code to vote with code ${c}`} className="code-slip-qr" />
+              <span className="code-slip-text">
+                <span className="code-slip-url">{shareUrl(pollId)}</span>
+                <GroupedCode code={c} className="code-slip-code" testId="slip-code" />
+              </span>
             </li>
           ))}
         </ol>

@@ -26,12 +26,14 @@ interface Props {
   big?: boolean;
   /** Heading level of the question texts. */
   headingLevel?: 2 | 3;
+  /** Show only the number of voters, with this note (show_results: after_vote before the vote). */
+  hiddenNote?: string | null;
 }
 
 /** Bars with counts and percentages per question, the total, and an aria-live summary. */
-export function Results({ poll, tally, big = false, headingLevel = 3 }: Props) {
+export function Results({ poll, tally, big = false, headingLevel = 3, hiddenNote = null }: Props) {
   const status = tally.status ?? poll.status;
-  const announcement = useThrottled(tally.seq >= 0 ? summarize(poll, tally) : '', 4000);
+  const announcement = useThrottled(tally.seq >= 0 ? summarize(poll, hiddenNote ? { ...tally, questions: null } : tally) : '', 4000);
   const H = headingLevel === 2 ? 'h2' : 'h3';
   const leaders = useMemo(() => {
     const m = new Map<string, number>();
@@ -50,7 +52,11 @@ export function Results({ poll, tally, big = false, headingLevel = 3 }: Props) {
       <p className="total" data-testid="total">
         <strong data-testid="total-count">{tally.total}</strong> {tally.total === 1 ? 'voter' : 'voters'}
       </p>
-      {tally.questions === null ? (
+      {hiddenNote ? (
+        <p className="hidden-note" data-testid="results-after-vote">
+          {hiddenNote}
+        </p>
+      ) : tally.questions === null ? (
         <p className="hidden-note" data-testid="results-hidden">
           {status === 'closed' ? 'Loading results…' : 'Results will be shown when the poll closes.'}
         </p>
@@ -71,7 +77,7 @@ export function Results({ poll, tally, big = false, headingLevel = 3 }: Props) {
                         <span className="bar-count" data-testid="bar-count">
                           {n}
                         </span>
-                        <span className="bar-pct"> · {pct}%</span>
+                        <span className="bar-pct"> · {pct}%{q.kind === 'multiple' ? ' of voters' : ''}</span>
                       </span>
                     </div>
                     <div className="bar-track" aria-hidden="true">

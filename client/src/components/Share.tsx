@@ -1,16 +1,22 @@
 import { useState } from 'react';
 import { QrCode } from './QrCode';
 import { Link } from '../router';
+import { GroupedCode } from './JoinCode';
 
 export function shareUrl(id: string): string {
   return `${window.location.origin}/p/${id}`;
+}
+
+/** The vote page with an access code in the fragment (never sent to the server, kept out of logs). */
+export function codeUrl(id: string, code: string): string {
+  return `${shareUrl(id)}#code=${encodeURIComponent(code)}`;
 }
 
 export function adminUrl(id: string, token: string): string {
   return `${window.location.origin}/p/${id}/admin#token=${encodeURIComponent(token)}`;
 }
 
-function CopyButton({ text, label }: { text: string; label: string }) {
+export function CopyButton({ text, label }: { text: string; label: string }) {
   const [done, setDone] = useState(false);
   const copy = async () => {
     try {
@@ -51,8 +57,8 @@ export function SharePanel({ id, adminToken }: { id: string; adminToken?: string
             <CopyButton text={link} label="share link" />
           </p>
           <p className="field-label">Join code</p>
-          <p className="join-code mono" data-testid="join-code">
-            {id}
+          <p className="join-code">
+            <GroupedCode code={id} testId="join-code" />
           </p>
           {adminToken && (
             <>

@@ -1,12 +1,15 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { useMemo, useRef, useState, type FormEvent } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, errorText } from '../api';
+import { ConfirmDialog } from '../components/Dialog';
+import { keys } from '../queries';
 import { CodesList } from '../components/CodesList';
 import { ConnectionStatus } from '../components/Connection';
 import { ErrorBox } from '../components/ErrorBox';
-import { Loading, NotFoundCard } from '../components/PollState';
+import { LoadFailed, Loading, NotFoundCard } from '../components/PollState';
 import { Results } from '../components/Results';
 import { SharePanel } from '../components/Share';
-import { useDocumentTitle, useLiveTally } from '../hooks';
+import { useDocumentTitle } from '../hooks';
 import { Link, navigate } from '../router';
 import { forgetOrganizer, getOrganizer, saveOrganizer } from '../storage';
 import { PollMeta } from './VotePage';
@@ -24,7 +27,7 @@ export function takeTokenFromHash(id: string): string | null {
   return token;
 }
 
-export function AdminPage({ id }: { id: string }) {
+export default function AdminPage({ id }: { id: string }) {
   const [token, setToken] = useState<string | null>(() => takeTokenFromHash(id) ?? getOrganizer(id)?.token ?? null);
   useDocumentTitle('Organizer');
   if (!token) return <TokenForm id={id} onToken={setToken} />;
@@ -89,22 +92,19 @@ function TokenForm({ id, onToken }: { id: string; onToken: (t: string) => void }
 }
 
 function Admin({ id, token, onForget }: { id: string; token: string; onForget: () => void }) {
-  const { poll, error: loadError, notFound, setPoll } = usePoll(id, token);
-  const live = useLiveTally(poll ? id : null, token);
-  const { tally, seed } = live;
+  const { query, poll, live, tally, notFound, status: liveStatus, deleted: liveDeleted } = usePoll(id, token);
+  const queryClient = useQueryClient();
+  const { seed } = live;
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [deleted, setDeleted] = useState(false);
+  const [confirm, setConfirm] = useState<'delete' | 'forget' | null>(null);
   const errorRef = useRef<HTMLDivElement>(null);
   const record = useMemo(() => getOrganizer(id), [id]);
   useDocumentTitle(poll ? `Organize: ${poll.title}` : 'Organizer');
 
-  useEffect(() => {
-    if (poll?.tally) seed(poll.tally, poll.status);
-  }, [poll, seed]);
-
-  if (deleted || tally.deleted)
+  if (deleted || liveDeleted)
     return (
       <main id="main" className="page">
         <section className="card" role="status" data-testid="deleted">
@@ -118,16 +118,12 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
         </section>
       </main>
     );
-  if (notFound || live.error?.code === 'poll_not_found') return <NotFoundCard />;
-  if (loadError)
-    return (
-      <main id="main" className="page">
-        <ErrorBox message={loadError} />
-      </main>
-    );
+  if (notFound) return <NotFoundCard />;
+  if (!poll && query.isError) return <LoadFailed error={query.error} onRetry={() => void query.refetch()} />;
   if (!poll) return <Loading />;
+  const setPoll = (p: typeof poll) => queryClient.setQueryData(keys.poll(id, token), p);
 
-  const status = tally.status ?? poll.status;
+  const status = liveStatus ?? poll.status;
 
   const run = async (what: string, fn: () => Promise<void>) => {
     setBusy(what);
@@ -137,7 +133,7 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
       await fn();
     } catch (e) {
       if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'admin_required')) {
-        setError(`${errorText(e)} The organizer token in this browser does not work for this poll.`);
+        setError(errorText(e));
       } else {
         setError(errorText(e));
       }
@@ -162,7 +158,7 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
       setNotice('The poll is open again.');
     });
   const remove = () => {
-    if (!window.confirm(`Delete “${poll.title}” and all its ballots? This cannot be undone.`)) return;
+    setConfirm(null);
     void run('delete', async () => {
       await api.deletePoll(id, token);
       forgetOrganizer(id);
@@ -224,7 +220,7 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
           <Link href={`/p/${id}`} className="btn">
             Vote page
           </Link>
-          <button type="button" className="btn btn-danger" onClick={remove} disabled={!!busy}>
+          <button type="button" className="btn btn-danger" onClick={() => setConfirm('delete')} disabled={!!busy}>
             {busy === 'delete' ? 'Deleting…' : 'Delete poll'}
           </button>
         </div>
@@ -243,7 +239,7 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
 
       <section className="card no-print" aria-labelledby="share-title">
         <h2 id="share-title">Share</h2>
-        <SharePanel id={id} />
+        <SharePanel id={id} adminToken={token} />
       </section>
 
       {poll.eligibility === 'codes' && (
@@ -266,18 +262,39 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
         <button
           type="button"
           className="linklike"
-          onClick={() => {
-            if (!window.confirm('Forget the organizer token in this browser? You will need the organizer link again.')) return;
-            forgetOrganizer(id);
-            onForget();
-            navigate(`/p/${id}/admin`, true);
-          }}
+          onClick={() => setConfirm('forget')}
         >
           Forget organizer token on this device
         </button>
         {' · '}
         <Link href="/">Home</Link>
       </p>
+      <ConfirmDialog
+        open={confirm === 'delete'}
+        title="Delete this poll?"
+        confirmLabel="Delete poll"
+        danger
+        onConfirm={remove}
+        onCancel={() => setConfirm(null)}
+      >
+        <p>
+          “{poll.title}” and all its ballots will be deleted for everyone. This cannot be undone.
+        </p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={confirm === 'forget'}
+        title="Forget the organizer link?"
+        confirmLabel="Forget"
+        onConfirm={() => {
+          setConfirm(null);
+          forgetOrganizer(id);
+          onForget();
+          navigate(`/p/${id}/admin`, true);
+        }}
+        onCancel={() => setConfirm(null)}
+      >
+        <p>This browser will no longer hold the organizer link of this poll. You will need the link again to manage it.</p>
+      </ConfirmDialog>
     </main>
   );
 }

@@ -1,5 +1,7 @@
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useMutation } from '@tanstack/react-query';
 import { api, errorText, uuid } from '../api';
+import { text, type Problem } from '../messages';
 import { ErrorBox } from '../components/ErrorBox';
 import {
   LIMITS,
@@ -13,13 +15,13 @@ import {
   type PollForm,
   type QuestionDraft,
 } from '../state/pollForm';
-import type { CreatePollResponse } from '../types';
+import type { CreatePollBody, CreatePollResponse } from '../types';
 
-function FieldError({ id, message }: { id: string; message?: string }) {
+function FieldError({ id, message }: { id: string; message?: Problem }) {
   if (!message) return null;
   return (
     <p className="field-error" id={id}>
-      {message}
+      {text(message)}
     </p>
   );
 }
@@ -38,14 +40,19 @@ function Counter({ value, max }: { value: string; max: number }) {
   );
 }
 
-export function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse) => void }) {
+export default function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse) => void }) {
   const [form, setForm] = useState<PollForm>(emptyForm);
   const [showErrors, setShowErrors] = useState(false);
-  const [sending, setSending] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
   const errorRef = useRef<HTMLDivElement>(null);
   const summaryRef = useRef<HTMLDivElement>(null);
   const idemRef = useRef<{ key: string; body: string } | null>(null);
+  // The key travels in the mutation's variables: its automatic retries (network errors only)
+  // repeat the same key, so a poll is never created twice.
+  const create = useMutation({
+    mutationFn: (v: { body: CreatePollBody; key: string }) => api.createPoll(v.body, v.key),
+  });
+  const sending = create.isPending;
 
   const errors: FormErrors = showErrors ? validatePollForm(form) : {};
   const update = (patch: Partial<PollForm>) => setForm((f) => ({ ...f, ...patch }));
@@ -54,7 +61,7 @@ export function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse)
 
   const focusLater = (id: string) => setTimeout(() => document.getElementById(id)?.focus(), 0);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (sending) return;
     setServerError(null);
@@ -66,19 +73,22 @@ export function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse)
     }
     const body = toCreateBody(form);
     const bodyText = JSON.stringify(body);
-    // Same body as a failed attempt → same Idempotency-Key, so a retry never creates two polls.
+    // One key per submitted body: submitting the same poll again after a failure reuses it, so
+    // the server answers with the poll it may already have made instead of making a second.
     if (!idemRef.current || idemRef.current.body !== bodyText) idemRef.current = { key: uuid(), body: bodyText };
-    setSending(true);
-    try {
-      const res = await api.createPoll(body, idemRef.current.key);
-      idemRef.current = null;
-      onCreated(res);
-    } catch (err) {
-      setServerError(`The poll was not created: ${errorText(err)}`);
-      setTimeout(() => errorRef.current?.focus(), 0);
-    } finally {
-      setSending(false);
-    }
+    create.mutate(
+      { body, key: idemRef.current.key },
+      {
+        onSuccess: (res) => {
+          idemRef.current = null;
+          onCreated(res);
+        },
+        onError: (err) => {
+          setServerError(`The poll was not created: ${errorText(err)}`);
+          setTimeout(() => errorRef.current?.focus(), 0);
+        },
+      },
+    );
   };
 
   const errorCount = Object.keys(errors).length;
@@ -173,6 +183,16 @@ export function CreatePoll({ onCreated }: { onCreated: (res: CreatePollResponse)
           options={[
             ['live', 'Live: everybody sees the tally move'],
             ['after_close', 'After close: shown when the poll closes'],
+          ]}
+        />
+        <Radios
+          legend="Participants see the results"
+          name="show-results"
+          value={form.showResults}
+          onChange={(v) => update({ showResults: v as PollForm['showResults'] })}
+          options={[
+            ['always', 'Always, also before they vote'],
+            ['after_vote', 'Only after they voted (answers are not nudged by the tally)'],
           ]}
         />
         <Radios

@@ -1,25 +1,32 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, errorText } from '../api';
-import { ErrorBox } from '../components/ErrorBox';
-import { SharePanel } from '../components/Share';
+import { lazy, Suspense, useEffect, useRef, useState, type FormEvent } from 'react';
+import { ApiError, errorText } from '../api';
 import { CodesList } from '../components/CodesList';
-import { Link, navigate } from '../router';
-import { saveOrganizer } from '../storage';
-import type { CreatePollResponse, PollSummary } from '../types';
+import { ErrorBox } from '../components/ErrorBox';
+import { GroupedCode } from '../components/JoinCode';
+import { SharePanel } from '../components/Share';
 import { useDocumentTitle } from '../hooks';
-import { CreatePoll } from './CreatePoll';
+import { t } from '../messages';
+import { useOrganizedPolls, usePublicPolls } from '../queries';
+import { Link, navigate } from '../router';
+import { POLL_ID_RE, normalizeCode } from '../state/codes';
+import { forgetOrganizer, listOrganized, saveOrganizer } from '../storage';
+import type { CreatePollResponse } from '../types';
 
-export const JOIN_CODE_RE = /^[a-z0-9]{8}$/;
+const CreatePoll = lazy(() => import('./CreatePoll'));
 
-export function normalizeJoinCode(raw: string): string {
-  return raw.trim().toLowerCase().replace(/[\s-]/g, '');
-}
-
-export function Home() {
+export default function Home() {
   const [created, setCreated] = useState<CreatePollResponse | null>(null);
   const [formKey, setFormKey] = useState(0);
   const createdRef = useRef<HTMLHeadingElement>(null);
   useDocumentTitle(created ? `Created: ${created.poll.title}` : '');
+
+  // "Your poll is ready" takes the focus (keyboard and screen-reader users land on it).
+  useEffect(() => {
+    if (!created) return;
+    window.scrollTo(0, 0);
+    const t = setTimeout(() => createdRef.current?.focus(), 60);
+    return () => clearTimeout(t);
+  }, [created]);
 
   const onCreated = (res: CreatePollResponse) => {
     saveOrganizer(res.poll.id, {
@@ -29,8 +36,6 @@ export function Home() {
       createdAt: res.poll.created_at,
     });
     setCreated(res);
-    window.scrollTo(0, 0);
-    setTimeout(() => createdRef.current?.focus(), 0);
   };
 
   if (created) {
@@ -80,7 +85,10 @@ export function Home() {
         <p className="lead">Create a poll, share the link or code, and watch the results move as people vote.</p>
       </header>
       <JoinByCode />
-      <CreatePoll key={formKey} onCreated={onCreated} />
+      <MyPolls />
+      <Suspense fallback={<p className="loading card">Loading…</p>}>
+        <CreatePoll key={formKey} onCreated={onCreated} />
+      </Suspense>
       <PublicPolls />
     </main>
   );
@@ -91,9 +99,9 @@ function JoinByCode() {
   const [error, setError] = useState<string | null>(null);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const c = normalizeJoinCode(code);
-    if (!JOIN_CODE_RE.test(c)) {
-      setError('A join code has 8 letters and digits, like “k3x9q2ab”.');
+    const c = normalizeCode(code);
+    if (!POLL_ID_RE.test(c)) {
+      setError(t('join_code_shape'));
       return;
     }
     setError(null);
@@ -102,11 +110,11 @@ function JoinByCode() {
   return (
     <form className="card join" onSubmit={submit} noValidate aria-labelledby="join-title">
       <h2 id="join-title">Join a poll</h2>
-      <div className="row join-row">
-        <div className="field grow">
-          <label htmlFor="join-code" className="field-label">
-            Join code
-          </label>
+      <div className="field">
+        <label htmlFor="join-code" className="field-label">
+          Join code
+        </label>
+        <div className="input-row">
           <input
             id="join-code"
             className="mono"
@@ -115,82 +123,131 @@ function JoinByCode() {
             autoComplete="off"
             autoCapitalize="none"
             spellCheck={false}
-            maxLength={16}
-            placeholder="8 letters and digits"
+            maxLength={24}
+            placeholder="7709 4zj5"
             aria-invalid={!!error}
             aria-describedby={error ? 'join-code-err' : undefined}
           />
-          {error && (
-            <p className="field-error" id="join-code-err">
-              {error}
-            </p>
-          )}
+          <button type="submit" className="btn btn-primary">
+            Join
+          </button>
         </div>
-        <button type="submit" className="btn btn-primary">
-          Join
-        </button>
+        {error && (
+          <p className="field-error" id="join-code-err">
+            {error}
+          </p>
+        )}
       </div>
     </form>
   );
 }
 
+/** The polls this browser created (the organizer links it keeps), with status and voters. */
+function MyPolls() {
+  const [list, setList] = useState(listOrganized);
+  const results = useOrganizedPolls(list);
+  if (list.length === 0) return null;
+  return (
+    <section className="card" aria-labelledby="my-polls-title" data-testid="my-polls">
+      <h2 id="my-polls-title">My polls</h2>
+      <p className="hint">Polls created in this browser. Only this browser holds their organizer links.</p>
+      <ul className="poll-list my-polls">
+        {list.map(({ id, record }, i) => {
+          const r = results[i];
+          const poll = r?.data;
+          const gone = r?.error instanceof ApiError && r.error.status === 404;
+          const refused = r?.error instanceof ApiError && (r.error.status === 401 || r.error.status === 403);
+          const title = poll?.title ?? record.title ?? id;
+          const status = poll?.status;
+          return (
+            <li key={id} className="my-poll" data-testid="my-poll" data-poll={id}>
+              <div className="my-poll-main">
+                <span className="poll-link-title">{title}</span>
+                <span className="poll-link-meta">
+                  {gone ? (
+                    <span className="pill pill-closed">Deleted</span>
+                  ) : status ? (
+                    <span className={`pill pill-${status}`} data-testid="my-poll-status">
+                      {status === 'open' ? 'Open' : 'Closed'}
+                    </span>
+                  ) : r?.isError ? (
+                    <span className="muted">{refused ? 'Organizer link not accepted' : errorText(r.error)}</span>
+                  ) : (
+                    <span className="muted">Loading…</span>
+                  )}
+                  {poll?.tally && (
+                    <span data-testid="my-poll-voters">
+                      {poll.tally.total} {poll.tally.total === 1 ? 'voter' : 'voters'}
+                    </span>
+                  )}
+                  <GroupedCode code={id} />
+                  {record.createdAt && <span>{new Date(record.createdAt).toLocaleDateString()}</span>}
+                </span>
+              </div>
+              <div className="my-poll-actions">
+                {gone ? (
+                  <button
+                    type="button"
+                    className="btn btn-small"
+                    onClick={() => {
+                      forgetOrganizer(id);
+                      setList(listOrganized());
+                    }}
+                  >
+                    Remove<span className="sr-only"> {title} from this list</span>
+                  </button>
+                ) : (
+                  <>
+                    <Link href={`/p/${id}/admin`} className="btn btn-small">
+                      Organize<span className="sr-only"> {title}</span>
+                    </Link>
+                    <Link href={`/p/${id}/present`} className="btn btn-small">
+                      Present<span className="sr-only"> {title}</span>
+                    </Link>
+                  </>
+                )}
+              </div>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
 function PublicPolls() {
-  const [polls, setPolls] = useState<PollSummary[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [error, setError] = useState<string | null>(null);
-  const [loaded, setLoaded] = useState(false);
-
-  const load = async (after: string | null) => {
-    setLoading(true);
-    setError(null);
-    try {
-      const res = await api.listPolls(after);
-      setPolls((prev) => {
-        const seen = new Set(prev.map((p) => p.id));
-        return [...(after ? prev : []), ...res.polls.filter((p) => !after || !seen.has(p.id))];
-      });
-      setCursor(res.next_cursor);
-      setLoaded(true);
-    } catch (e) {
-      setError(`Public polls could not be loaded: ${errorText(e)}`);
-    } finally {
-      setLoading(false);
-    }
-  };
-
-  useEffect(() => {
-    void load(null);
-  }, []);
-
+  const q = usePublicPolls();
+  const polls = q.data?.pages.flatMap((p) => p.polls) ?? [];
+  const seen = new Set<string>();
+  const unique = polls.filter((p) => !seen.has(p.id) && seen.add(p.id));
   return (
     <section className="card" aria-labelledby="public-title">
       <h2 id="public-title">Public polls</h2>
-      <ErrorBox message={error} />
-      {loaded && polls.length === 0 && <p className="hint">No public polls yet.</p>}
-      {polls.length > 0 && (
+      {q.isError && <ErrorBox message={`Public polls could not be loaded: ${errorText(q.error)}`} />}
+      {q.isSuccess && unique.length === 0 && <p className="hint">No public polls yet.</p>}
+      {unique.length > 0 && (
         <ul className="poll-list">
-          {polls.map((p) => (
+          {unique.map((p) => (
             <li key={p.id}>
               <Link href={`/p/${p.id}`} className="poll-link">
                 <span className="poll-link-title">{p.title}</span>
                 <span className="poll-link-meta">
                   <span className={`pill pill-${p.status}`}>{p.status === 'open' ? 'Open' : 'Closed'}</span>
-                  {p.total} {p.total === 1 ? 'vote' : 'votes'} · {new Date(p.created_at).toLocaleDateString()}
+                  {p.total} {p.total === 1 ? 'voter' : 'voters'} · {new Date(p.created_at).toLocaleDateString()}
                 </span>
               </Link>
             </li>
           ))}
         </ul>
       )}
-      {cursor && (
-        <button type="button" className="btn" onClick={() => void load(cursor)} disabled={loading}>
-          {loading ? 'Loading…' : 'More'}
+      {q.hasNextPage && (
+        <button type="button" className="btn" onClick={() => void q.fetchNextPage()} disabled={q.isFetchingNextPage}>
+          {q.isFetchingNextPage ? 'Loading…' : 'More'}
         </button>
       )}
-      {!cursor && loading && <p className="hint">Loading…</p>}
-      {error && (
-        <button type="button" className="btn" onClick={() => void load(polls.length ? cursor : null)}>
+      {q.isPending && <p className="hint">Loading…</p>}
+      {q.isError && (
+        <button type="button" className="btn" onClick={() => void q.refetch()}>
           Try again
         </button>
       )}

@@ -1,62 +1,66 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, errorText, uuid } from '../api';
 import { ConnectionStatus } from '../components/Connection';
 import { ErrorBox } from '../components/ErrorBox';
-import { Loading, NotFoundCard } from '../components/PollState';
+import { GroupedCode } from '../components/JoinCode';
+import { LoadFailed, Loading, NotFoundCard } from '../components/PollState';
 import { Results } from '../components/Results';
-import { useDocumentTitle, useLiveTally } from '../hooks';
+import { useDocumentTitle } from '../hooks';
+import { t, text, type Problem } from '../messages';
+import { keys } from '../queries';
 import { Link } from '../router';
-import { backoffDelay } from '../state/backoff';
 import { describeRule, toggleChoice, validateBallot, type Choices } from '../state/ballot';
-import { getMyCode, getOrganizer, getVoterToken, setMyCode, setVoterToken } from '../storage';
-import type { Ballot, Poll } from '../types';
+import { normalizeCode } from '../state/codes';
+import { getMyCode, getOrganizer, setMyCode } from '../storage';
+import type { Ballot, Poll, PollStatus } from '../types';
 import { usePoll } from './usePoll';
 
-/** Make sure this browser holds a voter token (POST /api/voters also sets the `voter` cookie). */
-let voterPromise: Promise<string> | null = null;
-export function ensureVoter(force = false): Promise<string> {
-  const have = getVoterToken();
-  if (have && !force) return Promise.resolve(have);
-  if (!voterPromise || force) {
-    voterPromise = api
-      .newVoter()
-      .then((t) => {
-        setVoterToken(t);
-        return t;
-      })
-      .finally(() => {
-        voterPromise = null;
-      });
-  }
-  return voterPromise;
+/** `#code=…` in the address (a printed slip's QR code), normalized; null when there is none. */
+function codeInHash(): string | null {
+  const hash = window.location.hash.replace(/^#/, '');
+  if (!hash) return null;
+  const raw = new URLSearchParams(hash).get('code');
+  const code = raw ? normalizeCode(raw) : '';
+  return code || null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type Phase = 'checking' | 'need-code' | 'form' | 'voted' | 'editing';
-
-export function VotePage({ id }: { id: string }) {
-  const { poll, error: loadError, notFound, setPoll } = usePoll(id);
-  const live = useLiveTally(poll ? id : null);
-  const { tally, seed } = live;
+export default function VotePage({ id }: { id: string }) {
+  const { query, poll, live, tally, notFound, status, deleted } = usePoll(id);
   useDocumentTitle(poll?.title ?? 'Poll');
 
-  useEffect(() => {
-    if (poll?.tally) seed(poll.tally, poll.status);
-  }, [poll, seed]);
+  if (notFound) return <NotFoundCard />;
+  if (!poll && query.isError) return <LoadFailed error={query.error} onRetry={() => void query.refetch()} />;
+  if (!poll || !status) return <Loading />;
+  return <PollView poll={poll} status={status} deleted={deleted} live={live} tally={tally} onStale={() => void query.refetch()} />;
+}
 
-  if (notFound || live.error?.code === 'poll_not_found') return <NotFoundCard />;
-  if (loadError)
-    return (
-      <main id="main" className="page">
-        <ErrorBox message={loadError} />
-      </main>
-    );
-  if (!poll) return <Loading />;
+type PollViewProps = {
+  poll: Poll;
+  status: PollStatus;
+  deleted: boolean;
+  live: ReturnType<typeof usePoll>['live'];
+  tally: ReturnType<typeof usePoll>['tally'];
+  onStale: () => void;
+};
 
-  const status = tally.status ?? poll.status;
-  const deleted = tally.deleted;
+function PollView({ poll, status, deleted, live, tally, onStale }: PollViewProps) {
+  const id = poll.id;
+  const closed = status === 'closed';
   const organizer = getOrganizer(id);
+  const ballotState = useBallotState(poll, closed);
+  const voted = ballotState.phase === 'voted' || ballotState.phase === 'editing';
+  const hiddenNote = poll.show_results === 'after_vote' && !closed && !voted ? 'The results appear here once you have voted.' : null;
+
+  const results = !deleted && (
+    <section className="card" aria-labelledby="results-title" data-testid="results">
+      <div className="card-head">
+        <h2 id="results-title">{closed ? 'Final results' : 'Results'}</h2>
+        <ConnectionStatus state={live.connection} updatedAt={tally.updatedAt} />
+      </div>
+      <Results poll={poll} tally={tally} hiddenNote={hiddenNote} />
+    </section>
+  );
 
   return (
     <main id="main" className="page page-vote">
@@ -73,17 +77,12 @@ export function VotePage({ id }: { id: string }) {
           This poll was deleted by its organizer.
         </section>
       ) : (
-        <Voting poll={poll} status={status} onClosed={() => setPoll({ ...poll, status: 'closed' })} />
-      )}
-
-      {!deleted && (
-        <section className="card" aria-labelledby="results-title">
-          <div className="card-head">
-            <h2 id="results-title">Results</h2>
-            <ConnectionStatus state={live.connection} updatedAt={tally.updatedAt} />
-          </div>
-          <Results poll={poll} tally={tally} />
-        </section>
+        <>
+          {/* On a closed poll the results come first, the greyed ballot after. */}
+          {closed && results}
+          <Voting poll={poll} closed={closed} state={ballotState} onStale={onStale} />
+          {!closed && results}
+        </>
       )}
 
       <p className="footer-links">
@@ -101,7 +100,7 @@ export function VotePage({ id }: { id: string }) {
   );
 }
 
-export function PollMeta({ poll, status, deleted = false }: { poll: Poll; status: Poll['status']; deleted?: boolean }) {
+export function PollMeta({ poll, status, deleted = false }: { poll: Poll; status: PollStatus; deleted?: boolean }) {
   return (
     <p className="meta">
       {deleted ? (
@@ -112,14 +111,146 @@ export function PollMeta({ poll, status, deleted = false }: { poll: Poll; status
         </span>
       )}
       <span>
-        Join code <span className="mono">{poll.id}</span>
+        Join code <GroupedCode code={poll.id} />
       </span>
       {poll.closes_at && status === 'open' && <span>Closes {new Date(poll.closes_at).toLocaleString()}</span>}
       {poll.results === 'after_close' && <span>Results after close</span>}
-      {poll.allow_revote && <span>Votes can be changed</span>}
+      {poll.show_results === 'after_vote' && status === 'open' && <span>Results after your vote</span>}
+      {poll.allow_revote && status === 'open' && <span data-testid="revote-note">Votes can be changed</span>}
     </p>
   );
 }
+
+// --- where this device stands with the ballot ----------------------------------------------------
+
+type Phase = 'need-code' | 'checking' | 'form' | 'voted' | 'editing';
+
+interface AccessCheck {
+  status: 'unused' | 'used' | 'unchecked';
+  ballot: Ballot | null;
+}
+
+function isCode(e: unknown, ...codes: string[]): boolean {
+  return e instanceof ApiError && codes.includes(e.code);
+}
+
+/** Null for "no ballot yet" instead of an error. */
+function orNull<T>(p: Promise<T>): Promise<T | null> {
+  return p.catch((e) => {
+    if (isCode(e, 'no_ballot')) return null;
+    throw e;
+  });
+}
+
+function useBallotState(poll: Poll, closed: boolean) {
+  const id = poll.id;
+  const codes = poll.eligibility === 'codes';
+  const [code, setCodeState] = useState<string | null>(() => (codes ? (codeInHash() ?? getMyCode(id)?.code ?? null) : null));
+  const [mine, setMine] = useState<{ code: string | null; ballot: Ballot } | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [codeError, setCodeError] = useState<Problem | null>(null);
+  const receipt = code ? (getMyCode(id)?.code === code ? (getMyCode(id)?.receipt ?? null) : null) : null;
+
+  // The slip's code leaves the address bar once read (it is a credential).
+  useEffect(() => {
+    if (codeInHash() !== null) window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+  }, []);
+
+  // Open polls: this voter's ballot (by voter token).
+  const byVoter = useQuery({
+    queryKey: keys.ballot(id, 'voter'),
+    queryFn: ({ signal }) => orNull(api.getBallot(id, null, signal)),
+    enabled: !codes,
+  });
+
+  // Codes polls: is the code valid, used, and (with this device's receipt) whose ballot?
+  const byCode = useQuery({
+    queryKey: ['access', id, code, receipt] as const,
+    enabled: codes && !!code,
+    queryFn: async ({ signal }): Promise<AccessCheck> => {
+      let status: AccessCheck['status'];
+      try {
+        status = (await api.checkCode(id, code!, signal)).status;
+      } catch (e) {
+        // A server without GET …/codes/{code}: the ballot tells when the code is refused.
+        if (e instanceof ApiError && e.status === 404 && e.code === 'not_found') status = 'unchecked';
+        else throw e;
+      }
+      const ballot = status !== 'unused' && receipt ? await orNull(api.getBallot(id, { code: code!, receipt }, signal)) : null;
+      return { status, ballot };
+    },
+  });
+
+  const setCode = (c: string | null, error: Problem | null = null) => {
+    if (c === null) setMyCode(id, null);
+    setCodeState(c);
+    setMine(null);
+    setEditing(false);
+    setCodeError(error);
+  };
+
+  let phase: Phase;
+  let problem: Problem | null = codeError;
+  let revote = false;
+  let warning: string | null = null;
+  const ownBallot = mine && mine.code === code ? mine.ballot : null;
+  let ballot: Ballot | null = ownBallot;
+  if (codes && !code) phase = 'need-code';
+  else if (ballot) phase = editing ? 'editing' : 'voted';
+  else if (!codes) {
+    if (byVoter.isPending) phase = 'checking';
+    else {
+      ballot = byVoter.data ?? null;
+      if (byVoter.isError) warning = `Could not check for an earlier vote: ${errorText(byVoter.error)}`;
+      phase = ballot ? (editing ? 'editing' : 'voted') : 'form';
+    }
+  } else if (byCode.isPending) phase = 'checking';
+  else if (byCode.isError) {
+    if (isCode(byCode.error, 'invalid_code', 'poll_not_found') || (byCode.error instanceof ApiError && byCode.error.status === 403)) {
+      phase = 'need-code';
+      problem = { code: 'invalid_code' };
+    } else {
+      phase = 'form';
+      warning = `Could not check the code: ${errorText(byCode.error)}`;
+    }
+  } else {
+    ballot = byCode.data.ballot;
+    if (ballot) phase = editing ? 'editing' : 'voted';
+    else if (byCode.data.status === 'used') {
+      if (poll.allow_revote && !closed) {
+        phase = 'form';
+        revote = true;
+      } else {
+        phase = 'need-code';
+        problem = { code: 'code_used' };
+      }
+    } else phase = 'form';
+  }
+
+  return {
+    codes,
+    code,
+    phase,
+    problem,
+    revote,
+    warning,
+    ballot,
+    setCode,
+    setEditing,
+    voted: (b: Ballot) => {
+      setMine({ code, ballot: b });
+      setEditing(false);
+      if (codes && code) setMyCode(id, { code, receipt: b.receipt });
+    },
+    recheck: () => {
+      setMine(null);
+      setEditing(false);
+      void (codes ? byCode.refetch() : byVoter.refetch());
+    },
+  };
+}
+
+type BallotState = ReturnType<typeof useBallotState>;
 
 function choiceLabels(poll: Poll, choices: Record<string, string[]>): { q: string; labels: string[] }[] {
   return poll.questions.map((q) => ({
@@ -128,71 +259,25 @@ function choiceLabels(poll: Poll, choices: Record<string, string[]>): { q: strin
   }));
 }
 
-function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']; onClosed: () => void }) {
-  const codes = poll.eligibility === 'codes';
-  const [code, setCode] = useState<string | null>(() => (codes ? getMyCode(poll.id) : null));
-  const [phase, setPhase] = useState<Phase>('checking');
-  const [ballot, setBallot] = useState<Ballot | null>(null);
+function Voting({ poll, closed, state, onStale }: { poll: Poll; closed: boolean; state: BallotState; onStale: () => void }) {
+  const queryClient = useQueryClient();
   const [selection, setSelection] = useState<Choices>({});
-  const [qErrors, setQErrors] = useState<Record<string, string>>({});
-  const [sending, setSending] = useState(false);
+  const [qErrors, setQErrors] = useState<Record<string, Problem>>({});
   const [error, setError] = useState<string | null>(null);
-  const [closedByServer, setClosedByServer] = useState(false);
   const idemRef = useRef<{ key: string; body: string } | null>(null);
   const doneRef = useRef<HTMLHeadingElement>(null);
   const errorRef = useRef<HTMLDivElement>(null);
-  const closed = status === 'closed' || (closedByServer && status !== 'open');
-
-  // Reopened after we saw poll_closed: forget that.
-  useEffect(() => {
-    if (status === 'open') setClosedByServer(false);
-  }, [status]);
-
-  const checkBallot = useCallback(
-    async (withCode: string | null) => {
-      if (codes && !withCode) {
-        setPhase('need-code'); // keeps the error that sent us here (invalid code, …)
-        return;
-      }
-      setPhase('checking');
-      setError(null);
-      for (let tries = 0; tries < 2; tries++) {
-        try {
-          if (!codes) await ensureVoter(tries > 0);
-          const b = await api.getBallot(poll.id, withCode);
-          setBallot(b);
-          setPhase('voted');
-          return;
-        } catch (e) {
-          if (e instanceof ApiError && e.code === 'no_ballot') {
-            setBallot(null);
-            setPhase('form');
-            return;
-          }
-          if (e instanceof ApiError && e.status === 401 && !codes && tries === 0) continue; // stale token: get a new one
-          if (e instanceof ApiError && codes && (e.code === 'invalid_code' || e.status === 401 || e.status === 403)) {
-            setMyCode(poll.id, null);
-            setCode(null);
-            setError(errorText(e));
-            setPhase('need-code');
-            return;
-          }
-          // Could not tell (network, …): let the person vote; the server refuses a second ballot anyway.
-          setError(`Could not check for an earlier vote: ${errorText(e)}`);
-          setPhase('form');
-          return;
-        }
-      }
-    },
-    [poll.id, codes],
-  );
+  const cast = useMutation({
+    mutationFn: (v: { choices: Choices; code: string | null; key: string }) => api.castBallot(poll.id, v.choices, v.code, v.key),
+  });
+  const sending = cast.isPending;
+  const { phase, code } = state;
 
   useEffect(() => {
-    void checkBallot(code);
-    // Only on load and when the code changes.
-  }, [poll.id, code]);
+    if (phase === 'voted' && cast.isSuccess) doneRef.current?.focus();
+  }, [phase, cast.isSuccess]);
 
-  const submit = async (e: FormEvent) => {
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     if (sending) return;
     setError(null);
@@ -204,60 +289,38 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
       return;
     }
     const bodyText = JSON.stringify({ choices: check.choices, code });
-    // One key per attempt; a retry of the same ballot (after a failure) reuses it, so it is never counted twice.
+    // One key per ballot: a retry of the same ballot (after a failure) reuses it, so it is never counted twice.
     if (!idemRef.current || idemRef.current.body !== bodyText) idemRef.current = { key: uuid(), body: bodyText };
-    const key = idemRef.current.key;
-    setSending(true);
-    try {
-      let renewed = false;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if (!codes) await ensureVoter();
-          const res = await api.castBallot(poll.id, check.choices, code, key);
+    cast.mutate(
+      { choices: check.choices, code, key: idemRef.current.key },
+      {
+        onSuccess: (res) => {
           idemRef.current = null;
-          setBallot(res.ballot);
-          if (codes && code) setMyCode(poll.id, code);
-          setPhase('voted');
-          setTimeout(() => doneRef.current?.focus(), 0);
-          return;
-        } catch (err) {
-          if (err instanceof ApiError && err.code === 'network_error' && attempt < 2) {
-            await sleep(backoffDelay(attempt, { base: 800 }));
-            continue;
+          state.voted(res.ballot);
+          if (!state.codes) queryClient.setQueryData(keys.ballot(poll.id, 'voter'), res.ballot);
+        },
+        onError: (err) => {
+          if (isCode(err, 'already_voted')) {
+            state.recheck();
+            return;
           }
-          if (err instanceof ApiError && err.code === 'voter_required' && !codes && !renewed) {
-            renewed = true;
-            await ensureVoter(true);
-            idemRef.current = { key: uuid(), body: bodyText };
-            continue;
+          if (isCode(err, 'invalid_code', 'code_used')) {
+            state.setCode(null, { code: (err as ApiError).code });
+            return;
           }
-          throw err;
-        }
-      }
-    } catch (err) {
-      if (err instanceof ApiError && err.code === 'already_voted') {
-        await checkBallot(code);
-        return;
-      }
-      if (err instanceof ApiError && err.code === 'poll_closed') {
-        setClosedByServer(true);
-        onClosed();
-      }
-      if (err instanceof ApiError && (err.code === 'invalid_code' || err.code === 'code_used')) {
-        setMyCode(poll.id, null);
-      }
-      setError(errorText(err));
-      setTimeout(() => errorRef.current?.focus(), 0);
-    } finally {
-      setSending(false);
-    }
+          if (isCode(err, 'poll_closed')) onStale();
+          setError(errorText(err));
+          setTimeout(() => errorRef.current?.focus(), 0);
+        },
+      },
+    );
   };
 
   if (phase === 'checking') {
     return (
       <section className="card">
         <p className="loading" role="status">
-          Checking your ballot…
+          {state.codes ? 'Checking your code…' : 'Checking your ballot…'}
         </p>
       </section>
     );
@@ -265,23 +328,19 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
 
   if (phase === 'need-code') {
     return (
-      <section className="card" aria-labelledby="code-title">
+      <section className="card" aria-labelledby="code-title" data-testid="code-entry">
         <h2 id="code-title">Enter your access code</h2>
         {closed && <ClosedBanner />}
-        <ErrorBox message={error} />
-        <CodeForm
-          onCode={(c) => {
-            setError(null);
-            setCode(c);
-          }}
-        />
+        <ErrorBox message={state.problem ? text(state.problem) : null} />
+        <CodeForm onCode={(c) => state.setCode(c)} disabled={closed} />
       </section>
     );
   }
 
-  if (phase === 'voted' && ballot) {
+  if ((phase === 'voted' || (phase === 'editing' && closed)) && state.ballot) {
+    const ballot = state.ballot;
     return (
-      <section className="card voted" aria-labelledby="voted-title" data-testid="voted">
+      <section className={`card voted ${closed ? 'card-closed' : ''}`} aria-labelledby="voted-title" data-testid="voted">
         {closed && <ClosedBanner />}
         <h2 id="voted-title" tabIndex={-1} ref={doneRef}>
           ✓ Your vote counted
@@ -305,7 +364,7 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
             onClick={() => {
               setSelection(Object.fromEntries(Object.entries(ballot.choices).map(([k, v]) => [k, [...v]])));
               setQErrors({});
-              setPhase('editing');
+              state.setEditing(true);
             }}
           >
             Change my vote
@@ -316,10 +375,23 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
   }
 
   // phase 'form' or 'editing'
+  const editing = phase === 'editing';
   return (
-    <form className="card ballot" onSubmit={submit} noValidate aria-labelledby="ballot-title" data-testid="ballot-form">
-      <h2 id="ballot-title">{phase === 'editing' ? 'Change your vote' : 'Your vote'}</h2>
+    <form
+      className={`card ballot ${closed ? 'card-closed' : ''}`}
+      onSubmit={submit}
+      noValidate
+      aria-labelledby="ballot-title"
+      data-testid="ballot-form"
+    >
+      <h2 id="ballot-title">{editing ? 'Change your vote' : 'Your vote'}</h2>
       {closed && <ClosedBanner />}
+      {state.warning && <p className="banner banner-warn">{state.warning}</p>}
+      {state.revote && (
+        <p className="banner banner-info" role="status" data-testid="revote-replaces">
+          This code was already used. Voting again replaces the earlier ballot.
+        </p>
+      )}
       <ErrorBox message={error} ref={errorRef} />
       {poll.questions.map((q, qi) => {
         const picked = selection[q.id] ?? [];
@@ -339,7 +411,7 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
               {q.text}
             </legend>
             <p className="hint" id={`vq-${q.id}-rule`}>
-              {describeRule(q)}
+              {text(describeRule(q))}
             </p>
             <div className="choices">
               {q.options.map((o) => {
@@ -355,12 +427,9 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
                       checked={checked}
                       disabled={!checked && full}
                       onChange={(e) => {
-                        setSelection((s) => ({ ...s, [q.id]: toggleChoice(q, s[q.id] ?? [], o.id, e.target.checked) }));
-                        setQErrors((x) => {
-                          const { [q.id]: _drop, ...rest } = x;
-                          void _drop;
-                          return rest;
-                        });
+                        const on = e.target.checked;
+                        setSelection((s) => ({ ...s, [q.id]: toggleChoice(q, s[q.id] ?? [], o.id, on) }));
+                        setQErrors((x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== q.id)));
                       }}
                     />
                     <label htmlFor={inputId}>{o.label}</label>
@@ -370,33 +439,26 @@ function Voting({ poll, status, onClosed }: { poll: Poll; status: Poll['status']
             </div>
             {err && (
               <p className="field-error" id={`vq-${q.id}-err`}>
-                {err}
+                {text(err)}
               </p>
             )}
           </fieldset>
         );
       })}
-      {codes && code && (
+      {state.codes && code && (
         <p className="hint">
-          Voting with access code <span className="mono">{code}</span>.{' '}
-          <button
-            type="button"
-            className="linklike"
-            onClick={() => {
-              setMyCode(poll.id, null);
-              setCode(null);
-            }}
-          >
+          Voting with access code <GroupedCode code={code} testId="using-code" />.{' '}
+          <button type="button" className="linklike" onClick={() => state.setCode(null)}>
             Use another code
           </button>
         </p>
       )}
       <div className="actions">
         <button type="submit" className="btn btn-primary btn-large" disabled={closed || sending} data-testid="vote-submit">
-          {sending ? 'Sending…' : phase === 'editing' ? 'Replace my vote' : 'Vote'}
+          {sending ? 'Sending…' : editing ? 'Replace my vote' : 'Vote'}
         </button>
-        {phase === 'editing' && (
-          <button type="button" className="btn" onClick={() => setPhase('voted')} disabled={sending}>
+        {editing && (
+          <button type="button" className="btn" onClick={() => state.setEditing(false)} disabled={sending}>
             Cancel
           </button>
         )}
@@ -413,27 +475,28 @@ function ClosedBanner() {
   );
 }
 
-function CodeForm({ onCode }: { onCode: (code: string) => void }) {
+function CodeForm({ onCode, disabled }: { onCode: (code: string) => void; disabled: boolean }) {
   const [value, setValue] = useState('');
   const [err, setErr] = useState<string | null>(null);
   return (
     <form
       onSubmit={(e) => {
         e.preventDefault();
-        const c = value.trim();
+        const c = normalizeCode(value);
         if (!c) {
-          setErr('Enter the access code you were given.');
+          setErr(t('access_code_required'));
           return;
         }
+        setErr(null);
         onCode(c);
       }}
       noValidate
     >
-      <div className="row">
-        <div className="field grow">
-          <label htmlFor="access-code" className="field-label">
-            Access code
-          </label>
+      <div className="field">
+        <label htmlFor="access-code" className="field-label">
+          Access code
+        </label>
+        <div className="input-row">
           <input
             id="access-code"
             className="mono"
@@ -442,18 +505,19 @@ function CodeForm({ onCode }: { onCode: (code: string) => void }) {
             autoComplete="off"
             autoCapitalize="none"
             spellCheck={false}
+            disabled={disabled}
             aria-invalid={!!err}
             aria-describedby={err ? 'access-code-err' : undefined}
           />
-          {err && (
-            <p className="field-error" id="access-code-err">
-              {err}
-            </p>
-          )}
+          <button type="submit" className="btn btn-primary" disabled={disabled}>
+            Continue
+          </button>
         </div>
-        <button type="submit" className="btn btn-primary">
-          Continue
-        </button>
+        {err && (
+          <p className="field-error" id="access-code-err">
+            {err}
+          </p>
+        )}
       </div>
     </form>
   );

@@ -1,40 +1,22 @@
-import { useCallback, useEffect, useState } from 'react';
-import { ApiError, api, errorText } from '../api';
-import type { Poll } from '../types';
+import { useEffect } from 'react';
+import { ApiError } from '../api';
+import { useLiveTally } from '../hooks';
+import { usePollQuery } from '../queries';
+import type { Poll, PollStatus } from '../types';
 
-export interface PollLoad {
-  poll: Poll | null;
-  error: string | null;
-  notFound: boolean;
-  setPoll: (p: Poll) => void;
-  reload: () => void;
-}
+/** A poll (GET /api/polls/{id} through TanStack Query) and its live tally (the app's WebSocket). */
+export function usePoll(id: string, adminToken: string | null = null) {
+  const query = usePollQuery(id, adminToken);
+  const poll: Poll | null = query.data ?? null;
+  const live = useLiveTally(poll ? id : null, adminToken);
+  const { seed } = live;
 
-/** GET /api/polls/{id} (with the admin token when given). */
-export function usePoll(id: string, adminToken: string | null = null): PollLoad {
-  const [poll, setPoll] = useState<Poll | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [notFound, setNotFound] = useState(false);
-  const [n, setN] = useState(0);
   useEffect(() => {
-    let live = true;
-    setError(null);
-    api
-      .getPoll(id, adminToken)
-      .then((p) => {
-        if (!live) return;
-        setPoll(p);
-        setNotFound(false);
-      })
-      .catch((e) => {
-        if (!live) return;
-        if (e instanceof ApiError && e.status === 404) setNotFound(true);
-        else setError(`The poll could not be loaded: ${errorText(e)}`);
-      });
-    return () => {
-      live = false;
-    };
-  }, [id, adminToken, n]);
-  const reload = useCallback(() => setN((x) => x + 1), []);
-  return { poll, error, notFound, setPoll, reload };
+    if (poll?.tally) seed(poll.tally, poll.status);
+  }, [poll, seed]);
+
+  const notFound =
+    (query.error instanceof ApiError && query.error.status === 404) || live.error?.code === 'poll_not_found';
+  const status: PollStatus | null = live.tally.status ?? poll?.status ?? null;
+  return { query, poll, live, tally: live.tally, notFound, status, deleted: live.tally.deleted };
 }

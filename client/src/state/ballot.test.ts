@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeRule, toggleChoice, validateBallot } from './ballot';
 import type { Question } from '../types';
+import { text, type Problem } from '../messages';
+
+const msg = (p?: Problem) => (p ? text(p) : undefined);
 
 const opts = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `o${i + 1}`, label: `Option ${i + 1}` }));
 const single: Question = { id: 'q1', text: 'One?', kind: 'single', min_choices: 1, max_choices: 1, options: opts(3) };
@@ -16,14 +19,14 @@ describe('validateBallot', () => {
   });
 
   it('requires exactly one choice for single questions', () => {
-    expect(validateBallot([single], {}).errors.q1).toMatch(/Choose one/);
+    expect(msg(validateBallot([single], {}).errors.q1)).toMatch(/Choose one/);
     expect(validateBallot([single], { q1: [] }).ok).toBe(false);
-    expect(validateBallot([single], { q1: ['o1', 'o2'] }).errors.q1).toMatch(/at most 1/);
+    expect(msg(validateBallot([single], { q1: ['o1', 'o2'] }).errors.q1)).toMatch(/at most 1/);
   });
 
   it('enforces min and max for multiple questions', () => {
-    expect(validateBallot([multi], { q2: [] }).errors.q2).toMatch(/at least 1/);
-    expect(validateBallot([multi], { q2: ['o1', 'o2', 'o3'] }).errors.q2).toMatch(/at most 2/);
+    expect(msg(validateBallot([multi], { q2: [] }).errors.q2)).toMatch(/at least 1/);
+    expect(msg(validateBallot([multi], { q2: ['o1', 'o2', 'o3'] }).errors.q2)).toMatch(/at most 2/);
     expect(validateBallot([multi], { q2: ['o3'] }).ok).toBe(true);
   });
 
@@ -38,9 +41,9 @@ describe('validateBallot', () => {
   });
 
   it('requires distinct option ids that belong to the question', () => {
-    expect(validateBallot([multi], { q2: ['o1', 'o1'] }).errors.q2).toMatch(/twice/);
-    expect(validateBallot([multi], { q2: ['o9'] }).errors.q2).toMatch(/Unknown option/);
-    expect(validateBallot([single], { q1: ['o1'], zz: ['o1'] }).errors.zz).toMatch(/Unknown question/);
+    expect(msg(validateBallot([multi], { q2: ['o1', 'o1'] }).errors.q2)).toMatch(/twice/);
+    expect(msg(validateBallot([multi], { q2: ['o9'] }).errors.q2)).toMatch(/Unknown option/);
+    expect(msg(validateBallot([single], { q1: ['o1'], zz: ['o1'] }).errors.zz)).toMatch(/Unknown question/);
   });
 
   it('reports every invalid question at once', () => {
@@ -60,9 +63,9 @@ describe('toggleChoice', () => {
 
 describe('describeRule', () => {
   it('words the rule', () => {
-    expect(describeRule(single)).toBe('Choose one.');
-    expect(describeRule(multi)).toBe('Choose 1 to 2.');
-    expect(describeRule(optional)).toBe('Choose up to 3 (optional).');
-    expect(describeRule({ kind: 'multiple', min_choices: 2, max_choices: 2 })).toBe('Choose exactly 2.');
+    expect(text(describeRule(single))).toBe('Choose one.');
+    expect(text(describeRule(multi))).toBe('Choose 1 to 2.');
+    expect(text(describeRule(optional))).toBe('Choose up to 3 (optional).');
+    expect(text(describeRule({ kind: 'multiple', min_choices: 2, max_choices: 2 }))).toBe('Choose exactly 2.');
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { emptyForm, localToRfc3339, move, newOption, newQuestion, toCreateBody, validatePollForm, type PollForm } from './pollForm';
+import { text, type Problem } from '../messages';
+
+const msg = (p?: Problem) => (p ? text(p) : undefined);
 
 function valid(): PollForm {
   const f = emptyForm();
@@ -20,12 +23,12 @@ describe('validatePollForm', () => {
     f.title = '   ';
     expect(validatePollForm(f).title).toBeTruthy();
     f.title = 'x'.repeat(201);
-    expect(validatePollForm(f).title).toMatch(/200/);
+    expect(msg(validatePollForm(f).title)).toMatch(/200/);
     f.title = 'x'.repeat(200);
     f.description = 'd'.repeat(2001);
     const e = validatePollForm(f);
     expect(e.title).toBeUndefined();
-    expect(e.description).toMatch(/2000/);
+    expect(msg(e.description)).toMatch(/2000/);
   });
 
   it('checks question count, text and options', () => {
@@ -34,14 +37,14 @@ describe('validatePollForm', () => {
     expect(validatePollForm(f).questions).toBeTruthy();
     const g = valid();
     g.questions = Array.from({ length: 21 }, () => g.questions[0]);
-    expect(validatePollForm(g).questions).toMatch(/20/);
+    expect(msg(validatePollForm(g).questions)).toMatch(/20/);
     const h = valid();
     const q = h.questions[0];
     q.text = '';
     q.options = [q.options[0]];
     const e = validatePollForm(h);
     expect(e[`q.${q.key}.text`]).toBeTruthy();
-    expect(e[`q.${q.key}.options`]).toMatch(/at least 2/);
+    expect(msg(e[`q.${q.key}.options`])).toMatch(/at least 2/);
   });
 
   it('requires unique non-empty labels within a question', () => {
@@ -49,7 +52,7 @@ describe('validatePollForm', () => {
     const q = f.questions[0];
     q.options.push(newOption(' Pizza '), newOption(''));
     const e = validatePollForm(f);
-    expect(e[`o.${q.options[2].key}.label`]).toMatch(/already/);
+    expect(msg(e[`o.${q.options[2].key}.label`])).toMatch(/already/);
     expect(e[`o.${q.options[3].key}.label`]).toBeTruthy();
     expect(e[`o.${q.options[0].key}.label`]).toBeUndefined();
   });
@@ -59,7 +62,7 @@ describe('validatePollForm', () => {
     const q = f.questions[0];
     q.options = [newOption('caf\u00e9'), newOption('cafe\u0301'), newOption('Yes'), newOption('yes')];
     const e = validatePollForm(f);
-    expect(e[`o.${q.options[1].key}.label`]).toMatch(/already/);
+    expect(msg(e[`o.${q.options[1].key}.label`])).toMatch(/already/);
     expect(e[`o.${q.options[3].key}.label`]).toBeUndefined();
   });
 
@@ -100,9 +103,68 @@ describe('validatePollForm', () => {
   it('requires closes_at in the future', () => {
     const f = valid();
     f.closesAt = '2020-01-01T10:00';
-    expect(validatePollForm(f).closesAt).toMatch(/future/);
+    expect(msg(validatePollForm(f).closesAt)).toMatch(/future/);
     f.closesAt = '2999-01-01T10:00';
     expect(validatePollForm(f).closesAt).toBeUndefined();
+  });
+});
+
+describe('DESIGN §4 text rules', () => {
+  it('refuses control characters, except newline and tab in the description', () => {
+    const f = valid();
+    f.title = 'Lunch\u0007';
+    f.description = 'Line one\n\tLine two';
+    let e = validatePollForm(f);
+    expect(e.title?.code).toBe('text_control_chars');
+    expect(e.description).toBeUndefined();
+    f.title = 'Lunch';
+    f.description = 'bad\u0000';
+    e = validatePollForm(f);
+    expect(e.description?.code).toBe('text_control_chars');
+    f.description = '';
+    f.questions[0].text = 'Where\nnow?';
+    expect(validatePollForm(f)[`q.${f.questions[0].key}.text`]?.code).toBe('text_control_chars');
+  });
+
+  it('refuses bidi override and isolate characters everywhere', () => {
+    for (const ch of ['\u202A', '\u202D', '\u202E', '\u2066', '\u2069']) {
+      const f = valid();
+      f.questions[0].options[0].label = `Pizza${ch}`;
+      f.description = `x${ch}y`;
+      const e = validatePollForm(f);
+      expect(e[`o.${f.questions[0].options[0].key}.label`]?.code).toBe('text_bidi_controls');
+      expect(e.description?.code).toBe('text_bidi_controls');
+    }
+  });
+
+  it('labels differing only by invisible characters are duplicates; only-invisible is empty', () => {
+    for (const invisible of ['\u200B', '\u00AD', '\uFEFF', '\u2060', '\u200D']) {
+      const f = valid();
+      const q = f.questions[0];
+      q.options.push(newOption(`Piz${invisible}za`), newOption(`${invisible}${invisible}`));
+      const e = validatePollForm(f);
+      expect(e[`o.${q.options[2].key}.label`]?.code).toBe('option_duplicate');
+      expect(e[`o.${q.options[3].key}.label`]?.code).toBe('option_required');
+    }
+    const g = valid();
+    g.title = '\u200B \uFEFF';
+    expect(validatePollForm(g).title?.code).toBe('title_required');
+  });
+
+  it('keeps emoji ZWJ sequences valid and distinct from other emoji', () => {
+    const f = valid();
+    const q = f.questions[0];
+    q.options = [newOption('\u{1F468}\u200D\u{1F469}\u200D\u{1F467}'), newOption('\u{1F3F3}\uFE0F\u200D\u{1F308}'), newOption('\u{1F468}')];
+    expect(validatePollForm(f)).toEqual({});
+  });
+
+  it('sends NFC, trimmed text', () => {
+    const f = valid();
+    f.title = '  cafe\u0301 ';
+    expect(toCreateBody(f).title).toBe('caf\u00e9');
+    expect(toCreateBody(f).show_results).toBe('always');
+    f.showResults = 'after_vote';
+    expect(toCreateBody(f).show_results).toBe('after_vote');
   });
 });
 

@@ -1,7 +1,9 @@
 // The create-poll form: its state, validation (the server's limits, DESIGN.md §3–§4)
 // and conversion to the POST /api/polls body.  Pure: no React, no DOM.
 
-import type { CreatePollBody, Eligibility, QuestionKind, ResultsMode, Visibility } from '../types';
+import type { Problem } from '../messages';
+import type { CreatePollBody, Eligibility, QuestionKind, ResultsMode, ShowResults, Visibility } from '../types';
+import { charLength, cleanText, isBlank, textProblem, visibleKey } from './text';
 
 export const LIMITS = {
   titleMax: 200,
@@ -36,6 +38,7 @@ export interface PollForm {
   description: string;
   questions: QuestionDraft[];
   results: ResultsMode;
+  showResults: ShowResults;
   allowRevote: boolean;
   eligibility: Eligibility;
   codeCount: string;
@@ -64,6 +67,7 @@ export function emptyForm(): PollForm {
     description: '',
     questions: [newQuestion()],
     results: 'live',
+    showResults: 'always',
     allowRevote: false,
     eligibility: 'open',
     codeCount: '30',
@@ -72,19 +76,16 @@ export function emptyForm(): PollForm {
   };
 }
 
-/** Field path → message.  Paths: title, description, questions, q.<key>.text, q.<key>.options,
- * q.<key>.choices, o.<key>.label, codeCount, closesAt. */
-export type FormErrors = Record<string, string>;
+/** Field path → problem (a message code).  Paths: title, description, questions, q.<key>.text,
+ * q.<key>.options, q.<key>.choices, o.<key>.label, codeCount, closesAt. */
+export type FormErrors = Record<string, Problem>;
 
 function parseIntStrict(s: string): number | null {
   if (!/^\s*-?\d+\s*$/.test(s)) return null;
   return Number.parseInt(s, 10);
 }
 
-/** Length in code points, as the server (Python len) counts. */
-export function charLength(s: string): number {
-  return [...s].length;
-}
+export { charLength };
 
 /** datetime-local value (local time) → RFC 3339 UTC ("2025-01-02T03:04:05Z"), or null. */
 export function localToRfc3339(value: string): string | null {
@@ -96,80 +97,91 @@ export function localToRfc3339(value: string): string | null {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** One text field by DESIGN.md §4's rules: blank (also when only invisible characters), too long,
+ * control or bidi characters. */
+function checkText(value: string, max: number, required: Problem['code'], tooLong: Problem['code'], multiline = false): Problem | null {
+  if (isBlank(value)) return required ? { code: required } : null;
+  const bad = textProblem(value, multiline);
+  if (bad) return { code: bad };
+  if (charLength(cleanText(value)) > max) return { code: tooLong, params: { max } };
+  return null;
+}
+
 export function validatePollForm(form: PollForm, now: number = Date.now()): FormErrors {
   const e: FormErrors = {};
-  const title = form.title.trim();
-  if (!title) e.title = 'Give the poll a title.';
-  else if (charLength(title) > LIMITS.titleMax) e.title = `The title is longer than ${LIMITS.titleMax} characters.`;
-  if (charLength(form.description) > LIMITS.descriptionMax)
-    e.description = `The description is longer than ${LIMITS.descriptionMax} characters.`;
+  const put = (path: string, p: Problem | null) => {
+    if (p) e[path] = p;
+  };
+  put('title', checkText(form.title, LIMITS.titleMax, 'title_required', 'title_too_long'));
+  put('description', checkText(form.description, LIMITS.descriptionMax, '', 'description_too_long', true));
 
-  if (form.questions.length < LIMITS.questionsMin) e.questions = 'Add at least one question.';
-  else if (form.questions.length > LIMITS.questionsMax) e.questions = `At most ${LIMITS.questionsMax} questions.`;
+  if (form.questions.length < LIMITS.questionsMin) e.questions = { code: 'questions_too_few' };
+  else if (form.questions.length > LIMITS.questionsMax) e.questions = { code: 'questions_too_many', params: { max: LIMITS.questionsMax } };
 
   for (const q of form.questions) {
-    const text = q.text.trim();
-    if (!text) e[`q.${q.key}.text`] = 'Write the question.';
-    else if (charLength(text) > LIMITS.questionTextMax)
-      e[`q.${q.key}.text`] = `The question is longer than ${LIMITS.questionTextMax} characters.`;
+    put(`q.${q.key}.text`, checkText(q.text, LIMITS.questionTextMax, 'question_required', 'question_too_long'));
 
     const n = q.options.length;
-    if (n < LIMITS.optionsMin) e[`q.${q.key}.options`] = `A question needs at least ${LIMITS.optionsMin} options.`;
-    else if (n > LIMITS.optionsMax) e[`q.${q.key}.options`] = `A question has at most ${LIMITS.optionsMax} options.`;
+    if (n < LIMITS.optionsMin) e[`q.${q.key}.options`] = { code: 'options_too_few', params: { min: LIMITS.optionsMin } };
+    else if (n > LIMITS.optionsMax) e[`q.${q.key}.options`] = { code: 'options_too_many', params: { max: LIMITS.optionsMax } };
 
-    const seen = new Map<string, string>();
+    // As the server compares them: NFC, trimmed, invisible characters ignored, case kept ("Yes" ≠ "yes").
+    const seen = new Set<string>();
     for (const o of q.options) {
-      const label = o.label.trim();
-      if (!label) e[`o.${o.key}.label`] = 'Write the option.';
-      else if (charLength(label) > LIMITS.labelMax)
-        e[`o.${o.key}.label`] = `The option is longer than ${LIMITS.labelMax} characters.`;
-      // As the server compares them: after trimming and NFC, case kept ("Yes" ≠ "yes").
-      else if (seen.has(label.normalize('NFC'))) e[`o.${o.key}.label`] = 'This option is already in the question.';
-      else seen.set(label.normalize('NFC'), o.key);
+      const p = checkText(o.label, LIMITS.labelMax, 'option_required', 'option_too_long');
+      if (p) {
+        e[`o.${o.key}.label`] = p;
+        continue;
+      }
+      const key = visibleKey(o.label);
+      if (seen.has(key)) e[`o.${o.key}.label`] = { code: 'option_duplicate' };
+      else seen.add(key);
     }
 
     if (q.kind === 'multiple') {
       const min = parseIntStrict(q.min);
       const max = parseIntStrict(q.max);
-      if (min === null || max === null) e[`q.${q.key}.choices`] = 'Enter whole numbers for the minimum and maximum.';
-      else if (min < 0) e[`q.${q.key}.choices`] = 'The minimum cannot be negative.';
-      else if (min > max) e[`q.${q.key}.choices`] = 'The minimum is larger than the maximum.';
-      else if (max > n) e[`q.${q.key}.choices`] = `The maximum cannot exceed the ${n} options.`;
-      else if (max < 1) e[`q.${q.key}.choices`] = 'The maximum must be at least 1.';
+      const path = `q.${q.key}.choices`;
+      if (min === null || max === null) e[path] = { code: 'choices_not_numbers' };
+      else if (min < 0) e[path] = { code: 'choices_min_negative' };
+      else if (min > max) e[path] = { code: 'choices_min_over_max' };
+      else if (max > n) e[path] = { code: 'choices_max_over_options', params: { n } };
+      else if (max < 1) e[path] = { code: 'choices_max_zero' };
     }
   }
 
   if (form.eligibility === 'codes') {
     const c = parseIntStrict(form.codeCount);
     if (c === null || c < LIMITS.codeCountMin || c > LIMITS.codeCountMax)
-      e.codeCount = `Enter a number of access codes from ${LIMITS.codeCountMin} to ${LIMITS.codeCountMax}.`;
+      e.codeCount = { code: 'code_count_range', params: { min: LIMITS.codeCountMin, max: LIMITS.codeCountMax } };
   }
 
   if (form.closesAt) {
     const iso = localToRfc3339(form.closesAt);
-    if (!iso) e.closesAt = 'Enter a valid date and time.';
-    else if (Date.parse(iso) <= now) e.closesAt = 'The closing time must be in the future.';
+    if (!iso) e.closesAt = { code: 'closes_at_invalid' };
+    else if (Date.parse(iso) <= now) e.closesAt = { code: 'closes_at_past' };
   }
   return e;
 }
 
 export function toCreateBody(form: PollForm): CreatePollBody {
   return {
-    title: form.title.trim(),
-    description: form.description.trim(),
+    title: cleanText(form.title),
+    description: cleanText(form.description),
     results: form.results,
+    show_results: form.showResults,
     allow_revote: form.allowRevote,
     eligibility: form.eligibility,
     code_count: form.eligibility === 'codes' ? Number.parseInt(form.codeCount, 10) : null,
     visibility: form.visibility,
     closes_at: localToRfc3339(form.closesAt),
     questions: form.questions.map((q) => ({
-      text: q.text.trim(),
+      text: cleanText(q.text),
       kind: q.kind,
       ...(q.kind === 'multiple'
         ? { min_choices: Number.parseInt(q.min, 10), max_choices: Number.parseInt(q.max, 10) }
         : {}),
-      options: q.options.map((o) => ({ label: o.label.trim() })),
+      options: q.options.map((o) => ({ label: cleanText(o.label) })),
     })),
   };
 }

@@ -8,12 +8,22 @@ const run = (frames: ServerFrame[], start: TallyState = initialTallyState) =>
   frames.reduce((s, f, i) => tallyReducer(s, frame(f, 1000 + i)), start);
 
 describe('tallyReducer', () => {
-  it('snapshot replaces the state whole', () => {
-    const before: TallyState = { ...initialTallyState, seq: 40, total: 9, questions: q(5, 4), status: 'closed', deleted: true };
+  it('a newer snapshot replaces the state whole', () => {
+    const before: TallyState = { ...initialTallyState, seq: 4, total: 9, questions: q(5, 4), status: 'closed', deleted: true };
     const s = tallyReducer(before, frame({ type: 'snapshot', poll: 'p', seq: 7, status: 'open', total: 3, questions: q(2, 1) }));
     expect(s).toMatchObject({ seq: 7, total: 3, status: 'open', deleted: false, synced: true });
     expect(s.questions).toEqual(q(2, 1));
     expect(s.updatedAt).toBe(1000);
+  });
+
+  it('an older snapshot (a cached one, older than the HTTP load) never moves totals backwards', () => {
+    const seeded = tallyReducer(initialTallyState, { type: 'seed', tally: { seq: 12, total: 12, questions: q(7, 5) }, status: 'open', now: 500 });
+    const s = tallyReducer(seeded, frame({ type: 'snapshot', poll: 'p', seq: 10, status: 'open', total: 10, questions: q(6, 4) }));
+    expect(s).toMatchObject({ seq: 12, total: 12, synced: true, updatedAt: 500 });
+    expect(countOf(s, 'q1', 'o1')).toBe(7);
+    // An equal seq is applied (the same state, as the socket sees it).
+    const t = tallyReducer(s, frame({ type: 'snapshot', poll: 'p', seq: 12, status: 'open', total: 12, questions: q(7, 5) }, 900));
+    expect(t.updatedAt).toBe(900);
   });
 
   it('applies newer tallies and ignores lower seq', () => {

@@ -1,9 +1,10 @@
 // Pure reducer for the live tally of one poll, fed by WebSocket frames (DESIGN.md §5).
 //
 // Rules:
-// * a snapshot replaces the state whole (it is sent after every (re)subscribe);
-// * a tally frame whose seq is lower than the current seq is stale and ignored;
-//   an equal seq is accepted (the tally that follows a status frame repeats its seq);
+// * totals never move backwards: a snapshot, a tally frame or an HTTP seed whose seq is lower
+//   than the current seq is stale and ignored (a snapshot cached by a backend can be older than
+//   the HTTP load); an equal seq is accepted (the tally that follows a status frame repeats it);
+// * a snapshot (sent after every (re)subscribe) marks the state synced even when it is stale;
 // * a status frame whose seq is not lower than the current one sets the status;
 // * frames without `questions` (results hidden: `after_close` poll before it closes)
 //   keep the total only; the per-option counts are dropped (`questions: null`);
@@ -65,6 +66,7 @@ export function tallyReducer(state: TallyState, action: TallyAction): TallyState
 function applyFrame(state: TallyState, frame: ServerFrame, now: number): TallyState {
   switch (frame.type) {
     case 'snapshot':
+      if (frame.seq < state.seq) return state.synced ? state : { ...state, synced: true };
       return {
         seq: frame.seq,
         total: frame.total,

@@ -55,6 +55,8 @@ class Api:
             h.setdefault("Content-Type", "application/json")
         if body is None and method in ("POST", "PUT", "PATCH"):
             body = b""
+        if body:  # raw bodies are JSON too unless a test says otherwise (415 otherwise)
+            h.setdefault("Content-Type", "application/json")
         req = HTTPRequest(self.base + path, method=method, headers=h, body=body,
                           request_timeout=timeout, allow_nonstandard_methods=True,
                           follow_redirects=False, decompress_response=True)

@@ -51,7 +51,7 @@ rate_limits:
 """)
     cfg = config.load(path, environ={})
     assert cfg.server.port == 9001 and cfg.server.name == "from-yaml"
-    assert cfg.server.trusted_proxies == ("10.0.0.1",)
+    assert [str(n) for n in cfg.server.trusted_proxies] == ["10.0.0.1/32"]
     assert cfg.ws.tally_interval == 0.25 and cfg.ws.heartbeat == 10.0
     assert cfg.rate_limits.voters_per_minute == 5
     assert cfg.server.host == "127.0.0.1"  # untouched keys keep their defaults
@@ -66,7 +66,7 @@ rate_limits:
     assert cfg.ws.tally_interval == 0.5
     assert cfg.server.access_log_json is True
     assert cfg.server.name == "12345"  # a string key stays a string
-    assert cfg.server.trusted_proxies == ("10.0.0.2", "10.0.0.3")
+    assert [str(n) for n in cfg.server.trusted_proxies] == ["10.0.0.2/32", "10.0.0.3/32"]
     assert cfg.rate_limits.ballots_per_minute == 0
     assert cfg.rate_limits.voters_per_minute == 5  # from YAML still
 

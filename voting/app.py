@@ -9,17 +9,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
 from voting import openapi
-from voting.config import Config, resolve_secret
-from voting.handlers.base import BaseHandler, InFlight, NotFoundHandler
-from voting.handlers.client import ClientFileHandler, ClientPageHandler
+from voting.config import Config, private_dir, resolve_secret
+from voting.handlers.base import BaseHandler, InFlight
+from voting.handlers.client import ClientFileHandler, ClientNotFoundHandler, ClientPageHandler
 from voting.handlers.health import HealthHandler, MetricsHandler, ReadyHandler
-from voting.handlers.polls import BallotHandler, BallotsHandler, PollHandler, PollsHandler, \
-    PollStatusHandler, ResultsHandler, VotersHandler
+from voting.listener import BoundedHTTPServer
+from voting.handlers.polls import BallotHandler, BallotsHandler, CodeHandler, PollHandler, \
+    PollsHandler, PollStatusHandler, ResultsHandler, VotersHandler
 from voting.metrics import Metrics
 from voting.ratelimit import RateLimiter, SharedRateLimiter
 from voting.service import IDEMPOTENCY_TTL_MS, PollService
@@ -77,6 +77,7 @@ def make_app(config: Config, storage: Storage, broker: Broker,
         (rf"/api/polls/{poll}/results", ResultsHandler),
         (rf"/api/polls/{poll}/ballots", BallotsHandler),
         (rf"/api/polls/{poll}/ballot", BallotHandler),
+        (rf"/api/polls/{poll}/codes/([^/]+)", CodeHandler),
         (rf"/api/polls/{poll}/(close|reopen)", PollStatusHandler),
         (r"/api/voters", VotersHandler),
         (r"/api/openapi.json", OpenApiHandler),
@@ -85,13 +86,14 @@ def make_app(config: Config, storage: Storage, broker: Broker,
         (r"/metrics", MetricsHandler),
         (r"/ws", FeedSocket),
         (r"/", ClientPageHandler),
-        (r"/p/[a-z0-9]{1,32}(?:/(?:present|admin))?/?", ClientPageHandler),
+        # Any id: the client leads "/p/7709 4ZJ5" to its poll, or says there is none.
+        (r"/p/[^/]{1,64}(?:/(?:present|admin))?/?", ClientPageHandler),
         (r"/(assets/.+|favicon\.(?:ico|svg)|robots\.txt|manifest\.webmanifest)", ClientFileHandler,
          {"path": static_dir}),
     ]
     return tornado.web.Application(
         routes,
-        default_handler_class=NotFoundHandler,
+        default_handler_class=ClientNotFoundHandler,
         log_function=_log_request,
         websocket_ping_interval=config.ws.heartbeat,
         # Tornado caps the pong wait at the ping interval; nginx's idle limit is far longer.
@@ -126,7 +128,7 @@ def make_storage(config: Config, metrics: Metrics | None = None) -> Storage:
         from voting.storage.mysql import MySQLStorage
         return MySQLStorage(config.storage, config.server.name, metrics)
     from voting.storage.sqlite import SQLiteStorage
-    path = config.storage.sqlite_path or str(Path(config.server.data_dir) / "voting.sqlite3")
+    path = config.storage.sqlite_path or str(private_dir(config.server.data_dir) / "voting.sqlite3")
     return SQLiteStorage(path)
 
 
@@ -162,7 +164,7 @@ class Server:
         self.storage = storage
         self.broker = broker
         self.app = make_app(config, storage, broker, metrics)
-        self.http: tornado.httpserver.HTTPServer | None = None
+        self.http: BoundedHTTPServer | None = None
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -175,9 +177,17 @@ class Server:
         await self.broker.start()
         self.app.settings["voting_registry"].start()
         self._tasks.append(asyncio.get_running_loop().create_task(_housekeeping(self.app)))
-        # Bodies over the API limit are answered 413 by the handlers, not dropped here.
-        self.http = tornado.httpserver.HTTPServer(self.app, max_body_size=64 * 1024 * 1024,
-                                                  idle_connection_timeout=75)
+        s = self.config.server
+        feeds = self.app.settings["voting_connections"]
+        self.http = BoundedHTTPServer(
+            self.app,
+            # Bodies over the API limit are answered 413 by the handlers, not dropped here.
+            max_body_size=64 * 1024 * 1024,
+            # Tornado waits for a request's headers this long, idle keep-alive included.
+            idle_connection_timeout=s.header_timeout,
+            body_timeout=s.body_timeout,
+            max_connections=s.max_connections,
+            other_connections=lambda: len(feeds))
         sockets = tornado.netutil.bind_sockets(port, host)
         self.http.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, \
-    model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, \
+    field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, InitSettingsSource, NoDecode, \
     PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -33,7 +33,7 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
-CommaList = Annotated[tuple[str, ...], NoDecode]
+Networks = Annotated[tuple[IPvAnyNetwork, ...], NoDecode]  # "10.0.0.0/8", "::1"
 NonNeg = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 
@@ -51,14 +51,15 @@ class ServerConfig(_Section):
     data_dir: str = ".data"
     static_dir: str = "client/dist"
     # Whose X-Real-IP / X-Forwarded-For is believed: nobody in embedded mode.
-    trusted_proxies: CommaList = ()
+    trusted_proxies: Networks = ()
     max_body_bytes: int = Field(65536, ge=1)
     shutdown_grace: NonNeg = 5.0
     access_log_json: bool = False
-    metrics_allow: CommaList = ()  # empty: anyone may read /metrics
-    header_timeout: Positive = 10.0  # a request's headers must arrive within this
-    body_timeout: Positive = 30.0  # ... and its body within this
-    idle_timeout: Positive = 75.0  # a kept-alive connection with no request is closed
+    metrics_allow: Networks = ()  # empty: anyone may read /metrics
+    # A request's headers must arrive within header_timeout of the connection (or of the
+    # previous request: it is also the keep-alive idle limit), its body within body_timeout.
+    header_timeout: Positive = 10.0
+    body_timeout: Positive = 30.0
     # Open connections (HTTP and WebSocket) per process; also kept below the fd limit.
     max_connections: int = Field(10000, ge=1)
 

@@ -19,8 +19,8 @@ OPTIONS_MIN, OPTIONS_MAX = 2, 50
 LABEL_MAX = 200
 CODE_COUNT_MAX = 10000
 
-POLL_FIELDS = {"title", "description", "results", "allow_revote", "eligibility", "code_count",
-               "visibility", "closes_at", "questions"}
+POLL_FIELDS = {"title", "description", "results", "show_results", "allow_revote", "eligibility",
+               "code_count", "visibility", "closes_at", "questions"}
 QUESTION_FIELDS = {"text", "kind", "min_choices", "max_choices", "options"}
 OPTION_FIELDS = {"label"}
 BALLOT_FIELDS = {"choices", "code"}
@@ -63,17 +63,21 @@ class Poll:
     code_count: int | None = None
     token_salt: str = ""
     admin_hash: str = ""
+    show_results: str = "always"  # a display rule of the client (DESIGN §3)
 
     def option_ids(self) -> list[str]:
         return [o["id"] for q in self.questions for o in q.options]
 
     def definition_json(self) -> dict[str, Any]:
-        return {"questions": [q.to_json() for q in self.questions]}
+        """What never changes after creation, stored as one JSON column."""
+        return {"questions": [q.to_json() for q in self.questions],
+                "show_results": self.show_results}
 
     def to_json(self, tally: dict[str, Any] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "title": self.title, "description": self.description,
-            "results": self.results, "allow_revote": self.allow_revote,
+            "results": self.results, "show_results": self.show_results,
+            "allow_revote": self.allow_revote,
             "eligibility": self.eligibility, "code_count": self.code_count,
             "visibility": self.visibility, "closes_at": ms_to_rfc3339(self.closes_at),
             "status": self.status, "created_at": ms_to_rfc3339(self.created_at),
@@ -85,7 +89,7 @@ class Poll:
         return out
 
     def is_closed(self, now_ms: int) -> bool:
-        return self.status == "closed" or (self.closes_at is not None and self.closes_at <= now_ms)
+        return status_at(self.status, self.closes_at, now_ms) == "closed"
 
 
 @dataclass
@@ -104,6 +108,14 @@ class Tally:
                 {"id": q.id, "counts": {o["id"]: int(self.counts.get(o["id"], 0)) for o in q.options}}
                 for q in poll.questions]
         return out
+
+
+def status_at(stored: str, closes_at: int | None, now: int) -> str:
+    """The one rule of "is this poll closed": closed, or its closes_at has passed. Read at
+    every read, so a poll reads as closed at once, before the sweep writes it down."""
+    if stored == "open" and closes_at is not None and closes_at <= now:
+        return "closed"
+    return stored
 
 
 def now_ms() -> int:
@@ -127,13 +139,40 @@ def _check_unknown(obj: dict[str, Any], allowed: set[str], where: str) -> None:
         raise ApiError(422, "unknown_field", f"Unknown field {extra[0]!r} in {where}.")
 
 
-def _has_control(text: str, allow_newlines: bool = False) -> bool:
-    for ch in text:
-        if allow_newlines and ch in "\n\r\t":
+# Unicode's Default_Ignorable_Code_Point: invisible characters (zero-width space and
+# joiners, soft hyphen, BOM, variation selectors, ...). Two labels that differ only by them
+# look identical, and a text made only of them looks empty.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+# Bidi embeddings, overrides and isolates reorder the text around them ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def is_default_ignorable(ch: str) -> bool:
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _DEFAULT_IGNORABLE)
+
+
+def visible_key(text: str) -> str:
+    """What a reader sees of a text: the text without its invisible characters."""
+    return "".join(ch for ch in text if not is_default_ignorable(ch))
+
+
+def clean_text(value: str, multiline: bool = False) -> str:
+    """DESIGN §4's text rules: NFC and trimmed; ValueError naming what is refused."""
+    if multiline:
+        value = value.replace("\r\n", "\n")
+    for ch in value:
+        if ch in _BIDI_CONTROLS:
+            raise ValueError("must not contain bidirectional override or isolate characters")
+        if multiline and ch in "\n\t":
             continue
         if unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029":
-            return True
-    return False
+            raise ValueError("must not contain control characters")
+    return unicodedata.normalize("NFC", value).strip()
 
 
 def _text(obj: dict[str, Any], key: str, where: str, lo: int, hi: int, default: str | None = None,
@@ -145,12 +184,18 @@ def _text(obj: dict[str, Any], key: str, where: str, lo: int, hi: int, default: 
         raise _invalid(f"{where}{key} is required.")
     if not isinstance(value, str):
         raise _invalid(f"{where}{key} must be a string.")
+    if len(value) > 4 * hi:  # before the work below; the real limit is checked after it
+        raise _invalid(f"{where}{key} must be at most {hi} characters.")
+    try:
+        value = clean_text(value, multiline)
+    except ValueError as exc:
+        raise _invalid(f"{where}{key} {exc}.") from None
     if len(value) > hi:
         raise _invalid(f"{where}{key} must be at most {hi} characters.")
-    if lo and len(value.strip()) < lo:
-        raise _invalid(f"{where}{key} must not be empty.")
-    if _has_control(value, allow_newlines=multiline):
-        raise _invalid(f"{where}{key} must not contain control characters.")
+    if not visible_key(value).strip():
+        if lo:
+            raise _invalid(f"{where}{key} must not be empty.")
+        value = ""
     return value
 
 
@@ -195,6 +240,7 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
     title = _text(body, "title", "", 1, TITLE_MAX)
     description = _text(body, "description", "", 0, DESCRIPTION_MAX, default="", multiline=True)
     results = _choice(body, "results", ("live", "after_close"), "live")
+    show_results = _choice(body, "show_results", ("always", "after_vote"), "always")
     eligibility = _choice(body, "eligibility", ("open", "codes"), "open")
     visibility = _choice(body, "visibility", ("unlisted", "public"), "unlisted")
     allow_revote = body.get("allow_revote", False)
@@ -251,7 +297,7 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
             _check_unknown(o, OPTION_FIELDS, f"{where}options[{oi}]")
             label = _text(o, "label", owhere, 1, LABEL_MAX)
             # Labels that look the same are the same; "Yes" and "yes" are two labels.
-            norm = unicodedata.normalize("NFC", label.strip())
+            norm = visible_key(label)
             if norm in seen:
                 raise _invalid(f"{where}options: the label {label!r} appears twice.")
             seen.add(norm)
@@ -271,6 +317,7 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
                                f"number of options ({n}).")
         questions.append(Question(f"q{qi}", text, kind, lo, hi, options))
     return Poll(id=poll_id, title=title, description=description, results=results,
+                show_results=show_results,
                 allow_revote=allow_revote, eligibility=eligibility, visibility=visibility,
                 questions=questions, closes_at=closes_ms, created_at=now,
                 code_count=code_count if eligibility == "codes" else None)

@@ -16,7 +16,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     texts = {400: "Invalid JSON", 401: "Credentials required", 403: "Forbidden",
-             404: "Not found", 409: "Conflict", 413: "Body over 64 KiB",
+             404: "Not found", 409: "Conflict", 413: "Body over 64 KiB", 415: "Body is not JSON",
              422: "Validation failed", 429: "Rate limited", 503: "Storage unavailable"}
     return {str(s): _json(_ref("Error"), texts[s]) for s in statuses}
 
@@ -46,6 +46,7 @@ SCHEMAS: dict[str, Any] = {
                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
                    "description": {"type": "string", "maxLength": 2000, "default": ""},
                    "results": {"enum": ["live", "after_close"], "default": "live"},
+                   "show_results": {"enum": ["always", "after_vote"], "default": "always"},
                    "allow_revote": {"type": "boolean", "default": False},
                    "eligibility": {"enum": ["open", "codes"], "default": "open"},
                    "code_count": {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
@@ -69,12 +70,13 @@ SCHEMAS: dict[str, Any] = {
         "seq": {"type": "integer"}, "total": {"type": "integer"},
         "questions": {"type": "array", "items": _ref("QuestionCounts")}}},
     "Poll": {"type": "object",
-             "required": ["id", "title", "description", "results", "allow_revote", "eligibility",
-                          "visibility", "status", "created_at", "closed_at", "closes_at",
-                          "questions"],
+             "required": ["id", "title", "description", "results", "show_results",
+                          "allow_revote", "eligibility", "visibility", "status", "created_at",
+                          "closed_at", "closes_at", "questions"],
              "properties": {
                  "id": {"type": "string"}, "title": {"type": "string"},
                  "description": {"type": "string"}, "results": {"enum": ["live", "after_close"]},
+                 "show_results": {"enum": ["always", "after_vote"]},
                  "allow_revote": {"type": "boolean"}, "eligibility": {"enum": ["open", "codes"]},
                  "code_count": {"type": ["integer", "null"]},
                  "visibility": {"enum": ["unlisted", "public"]},
@@ -129,7 +131,7 @@ def document() -> dict[str, Any]:
                              "properties": {"poll": _ref("Poll"), "admin_token": {"type": "string"},
                                             "codes": {"type": "array",
                                                       "items": {"type": "string"}}}},
-                             "Created"), **_errors(400, 413, 422)}},
+                             "Created"), **_errors(400, 401, 413, 415, 422, 429)}},
                 "get": {"summary": "List public polls, newest first", "operationId": "listPolls",
                         "parameters": [
                             {"name": "limit", "in": "query",
@@ -181,15 +183,30 @@ def document() -> dict[str, Any]:
                              "application/json": {"schema": _ref("BallotIn")}}},
                          "responses": {"201": _json(ballot_reply, "Accepted"),
                                        "200": _json(ballot_reply, "Replaced (revote)"),
-                                       **_errors(400, 401, 403, 404, 409, 413, 422, 429)}},
+                                       **_errors(400, 401, 403, 404, 409, 413, 415, 422, 429)}},
             },
             "/api/polls/{id}/ballot": {
                 "parameters": [POLL_ID],
-                "get": {"summary": "The caller's current ballot", "operationId": "getBallot",
+                "get": {"summary": "The caller's current ballot (voter token, or code and the "
+                                   "receipt of that code's ballot)",
+                        "operationId": "getBallot",
                         "parameters": [{"name": "code", "in": "query",
+                                        "schema": {"type": "string"}},
+                                       {"name": "receipt", "in": "query",
                                         "schema": {"type": "string"}}],
                         "responses": {"200": _json(ballot_reply, "The ballot"),
-                                      **_errors(401, 403, 404)}},
+                                      **_errors(401, 403, 404, 429)}},
+            },
+            "/api/polls/{id}/codes/{code}": {
+                "parameters": [POLL_ID, {"name": "code", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}],
+                "get": {"summary": "Whether an access code is unused or used (rate-limited with "
+                                   "ballots)",
+                        "operationId": "checkCode",
+                        "responses": {"200": _json({
+                            "type": "object", "required": ["status"],
+                            "properties": {"status": {"enum": ["unused", "used"]}}}, "The code"),
+                            **_errors(403, 404, 429)}},
             },
             "/api/polls/{id}/close": {
                 "parameters": [POLL_ID],

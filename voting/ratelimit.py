@@ -8,14 +8,53 @@ process, so ballots keep flowing while Redis is away.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("voting.ratelimit")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def real_client_address(remote: str, headers: Mapping[str, str],
+                        trusted_proxies: Sequence[Network]) -> str:
+    """The client's address: the peer's, or what a trusted proxy says it forwarded for.
+
+    X-Real-IP (set by our nginx) first, else the last X-Forwarded-For entry (the one the
+    trusted proxy appended); anything that is not an address is ignored."""
+    try:
+        peer = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if not any(peer in net for net in trusted_proxies):
+        return str(peer)
+    real = headers.get("X-Real-IP", "").strip()
+    if not real:
+        forwarded = headers.get("X-Forwarded-For", "")
+        real = forwarded.split(",")[-1].strip() if forwarded else ""
+    try:
+        return str(ipaddress.ip_address(real)) if real else str(peer)
+    except ValueError:
+        return str(peer)
+
+
+def rate_key(address: str) -> str:
+    """What one budget is counted on: an IPv4 address, or an IPv6 client's /64 (one host
+    can hold a whole /64, so per-address counting would give it billions of budgets)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class RateLimiter:

@@ -1,6 +1,7 @@
 """The poll service: the rules of the API over storage, publishing events after commit."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -17,8 +18,8 @@ from voting.errors import AlreadyVoted, ApiError, CodeUsed, DomainError, Idempot
 from voting.metrics import Metrics
 from voting.storage.base import BallotRecord, IdempotencyConflict, IdempotencyRecord, \
     PollSummary, Storage
-from voting.tokens import Signer, code_hash, code_voter_key, hashes_equal, new_poll_id, \
-    new_receipt, new_salt, sha256_hex
+from voting.tokens import Signer, code_voter_key, hashes_equal, new_poll_id, new_receipt, \
+    new_salt, sha256_hex
 from voting.ws.broker import Broker
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         created, _, poll_id = raw.partition(":")
-        if not poll_id or len(poll_id) > 16:
+        if not poll_id or len(poll_id) > 16 or not created.isdigit():
+            raise ValueError
+        if int(created) > domain.LATEST_TIME_MS:  # beyond any stored time, and any SQL integer
             raise ValueError
         return int(created), poll_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -84,7 +87,8 @@ class PollService:
         poll.token_salt = new_salt()
         admin_token = self.signer.admin_token(poll.id, poll.token_salt)
         poll.admin_hash = sha256_hex(admin_token)
-        codes = self.signer.access_codes(poll.id, poll.token_salt, poll.code_count or 0)
+        # Up to 10,000 codes: two HMACs each, in a thread so the loop keeps serving.
+        code_hashes = await asyncio.to_thread(self._code_hashes, poll)
         # The creator holds the admin token, so the (empty) tally is visible to them.
         empty = Tally(poll.id, 0, poll.status, 0).to_json(poll)
         stored = {"poll": poll.to_json(empty)}
@@ -92,8 +96,7 @@ class PollService:
             idem.body = json.dumps(stored, ensure_ascii=False)
         for _ in range(3):
             try:
-                pos = await self.storage.create_poll(
-                    poll, [code_hash(poll.id, c) for c in codes], idem)
+                pos = await self.storage.create_poll(poll, code_hashes, idem)
                 break
             except IdempotencyConflict:
                 assert idem is not None
@@ -102,13 +105,18 @@ class PollService:
                     return replay
         else:
             raise ApiError(409, "conflict", "Please retry the request.")
-        return Reply(201, self._with_secrets(stored, poll), pos)
+        return Reply(201, await self._with_secrets(stored, poll), pos)
 
-    def _with_secrets(self, stored: dict[str, Any], poll: Poll) -> dict[str, Any]:
+    def _code_hashes(self, poll: Poll) -> list[str]:
+        codes = self.signer.access_codes(poll.id, poll.token_salt, poll.code_count or 0)
+        return [self.signer.code_hash(poll.id, c) for c in codes]
+
+    async def _with_secrets(self, stored: dict[str, Any], poll: Poll) -> dict[str, Any]:
         out = dict(stored)
         out["admin_token"] = self.signer.admin_token(poll.id, poll.token_salt)
         if poll.eligibility == "codes":
-            out["codes"] = self.signer.access_codes(poll.id, poll.token_salt, poll.code_count or 0)
+            out["codes"] = await asyncio.to_thread(
+                self.signer.access_codes, poll.id, poll.token_salt, poll.code_count or 0)
         return out
 
     async def _replay(self, idem: IdempotencyRecord, now: int) -> Reply | None:
@@ -122,7 +130,7 @@ class PollService:
             poll = await self.storage.get_poll(body["poll"]["id"])
             if poll is None:  # deleted since; the first answer can no longer be given
                 raise PollNotFound()
-            body = self._with_secrets(body, poll)
+            body = await self._with_secrets(body, poll)
         return Reply(found.status, body, None)
 
     async def get_poll(self, poll_id: str, pos: str | None) -> Poll:
@@ -231,7 +239,7 @@ class PollService:
         if poll.eligibility == "codes":
             if not code:
                 raise ApiError(401, "voter_required", "This poll needs an access code.")
-            h = code_hash(poll.id, code)
+            h = self.signer.code_hash(poll.id, code)
             return code_voter_key(h), h
         key = self.signer.voter_key(voter_token)
         if key is None:
@@ -294,13 +302,28 @@ class PollService:
                      result.pos)
 
     async def get_ballot(self, poll_id: str, voter_token: str | None, code: str | None,
-                         pos: str | None) -> BallotRecord:
+                         receipt: str | None, pos: str | None) -> BallotRecord:
+        """The caller's ballot: by voter token, or by code with that ballot's receipt (the
+        organizer holds every code, so a code alone must not reveal a ballot)."""
         poll = await self.get_poll(poll_id, pos)
-        voter_key, _ = await self._voter(poll, voter_token, code)
+        voter_key, c_hash = await self._voter(poll, voter_token, code)
         ballot = await self.storage.get_ballot(poll_id, voter_key, pos)
         if ballot is None:
             raise NoBallot()  # also for a code that does not exist (DESIGN §4: 404 no_ballot)
+        if c_hash is not None and not (receipt and hashes_equal(receipt, ballot.receipt)):
+            raise NoBallot()
         return ballot
+
+    async def code_status(self, poll_id: str, code: str, pos: str | None) -> str:
+        """"unused" or "used"; InvalidCode for a code this poll never issued."""
+        poll = await self.get_poll(poll_id, pos)
+        if poll.eligibility != "codes":
+            raise InvalidCode()
+        h = self.signer.code_hash(poll.id, code)
+        if not await self.storage.code_exists(poll_id, h, pos):
+            raise InvalidCode()
+        used = await self.storage.get_ballot(poll_id, code_voter_key(h), pos)
+        return "used" if used is not None else "unused"
 
 
 def domain_error_to_api(exc: DomainError) -> ApiError:

@@ -1,8 +1,10 @@
 """Ids, voter tokens, admin tokens and access codes.
 
 Admin tokens and access codes are derived with HMAC from the server secret and a
-random per-poll salt, so only their SHA-256 hashes are stored and an idempotent
-replay of a poll creation can give the same secrets back without keeping them.
+random per-poll salt, so only their hashes are stored and an idempotent replay of a
+poll creation can give the same secrets back without keeping them. Codes are short
+enough to guess offline from a plain hash, so theirs is an HMAC with the server secret:
+a copy of the database alone does not reveal them.
 """
 from __future__ import annotations
 
@@ -11,14 +13,19 @@ import hashlib
 import hmac
 import secrets
 
-ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-# No 0/o/1/l/i: codes are read off paper.
+# No 0/o/1/l/i: join codes are read off a projector and access codes off paper.
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+ID_ALPHABET = CODE_ALPHABET
 CODE_LENGTH = 10
 
 
 def new_poll_id() -> str:
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(8))
+
+
+def normalize_code(code: str) -> str:
+    """Codes are accepted in any case and with the spaces or dashes they are printed with."""
+    return "".join(ch for ch in code.lower() if ch not in " -\t\n")
 
 
 def new_salt() -> str:
@@ -78,13 +85,13 @@ class Signer:
             codes.append("".join(chars))
         return codes
 
+    def code_hash(self, poll_id: str, code: str) -> str:
+        """What is stored of an access code (an HMAC, see the module's docstring)."""
+        return self._mac(f"code-hash:{poll_id}:{normalize_code(code)}").hex()
+
     @staticmethod
     def _b64(raw: bytes) -> str:
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def code_hash(poll_id: str, code: str) -> str:
-    return sha256_hex(f"{poll_id}:{code.strip().lower()}")
 
 
 def code_voter_key(code_hash_value: str) -> str:

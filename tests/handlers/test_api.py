@@ -311,8 +311,15 @@ async def test_codes_poll_ballots(sqlite_server: RunningServer) -> None:
                                 {"choices": {"q1": ["o3"]}, "code": codes[0]}), 403, "code_used")
     res = await results(api, pid)
     assert res["total"] == 2 and counts(res) == {"o1": 1, "o2": 1, "o3": 0}
-    got = await api.get(f"/api/polls/{pid}/ballot?code={codes[0]}")
+    # The organizer holds every code: a code alone never reveals its ballot (DESIGN §4).
+    receipt = r.json["ballot"]["receipt"]
+    got = await api.get(f"/api/polls/{pid}/ballot?code={codes[0]}&receipt={receipt}")
     assert got.status == 200 and got.json == {"ballot": r.json["ballot"]}
+    assert_error(await api.get(f"/api/polls/{pid}/ballot?code={codes[0]}"), 404, "no_ballot")
+    assert_error(await api.get(f"/api/polls/{pid}/ballot?code={codes[0]}&receipt=0000"),
+                 404, "no_ballot")
+    assert_error(await api.get(f"/api/polls/{pid}/ballot?code={codes[1]}&receipt={receipt}"),
+                 404, "no_ballot")  # another code's ballot, with this ballot's receipt
     assert_error(await api.get(f"/api/polls/{pid}/ballot?code={codes[2]}"), 404, "no_ballot")
     assert_error(await api.get(f"/api/polls/{pid}/ballot?code=zzzzzzzzzz"), 404, "no_ballot")
     assert_error(await api.get(f"/api/polls/{pid}/ballot"), 401, "voter_required")
@@ -328,7 +335,7 @@ async def test_codes_poll_revote_by_code(sqlite_server: RunningServer) -> None:
     assert r.status == 200, r.body
     res = await results(api, pid)
     assert res["total"] == 1 and counts(res) == {"o1": 0, "o2": 0, "o3": 1}
-    got = await api.get(f"/api/polls/{pid}/ballot?code={code}")
+    got = await api.get(f"/api/polls/{pid}/ballot?code={code}&receipt={r.json['ballot']['receipt']}")
     assert got.json["ballot"]["choices"] == {"q1": ["o3"]}
     # Not after the close.
     assert (await api.post(f"/api/polls/{pid}/close", headers=bearer(created["admin_token"]))
@@ -445,7 +452,11 @@ async def test_closes_at_closes_the_poll_and_reopen_clears_it(
 async def test_idempotent_create(sqlite_server: RunningServer) -> None:
     api = sqlite_server.api
     body = poll_body(visibility="public", eligibility="codes", code_count=3)
-    key = {"Idempotency-Key": "create-1"}
+    # Creation keys are scoped to the voter token: a replay carries the admin token and codes.
+    assert_error(await api.session().post("/api/polls", body,
+                                          headers={"Idempotency-Key": "create-1"}),
+                 401, "voter_required")
+    key = {"Idempotency-Key": "create-1", "X-Voter-Token": await api.session().voter()}
     first = await api.post("/api/polls", body, headers=key)
     assert first.status == 201, first.body
     state = await db_state(sqlite_server)
@@ -459,11 +470,14 @@ async def test_idempotent_create(sqlite_server: RunningServer) -> None:
         assert again.headers["Location"] == first.headers["Location"]
     assert await db_state(sqlite_server) == state
     assert len((await api.get("/api/polls")).json["polls"]) == 1
-    # The key is scoped to the caller: another voter's same key makes its own poll.
+    # The key is scoped to the caller: another voter's same key makes its own poll, with its
+    # own admin token and codes (the security review's replay: nobody gets another's).
     other = api.session()
-    await other.voter()
-    theirs = await other.post("/api/polls", body, headers=key)
+    theirs = await other.post("/api/polls", body, headers={
+        "Idempotency-Key": "create-1", "X-Voter-Token": await other.voter()})
     assert theirs.status == 201 and theirs.json["poll"]["id"] != first.json["poll"]["id"]
+    assert theirs.json["admin_token"] != first.json["admin_token"]
+    assert not set(theirs.json["codes"]) & set(first.json["codes"])
     assert_error(await api.post("/api/polls", poll_body(title="changed"), headers=key), 422,
                  "idempotency_key_reused")
 
@@ -514,7 +528,7 @@ async def test_idempotent_create_replay_after_closes_at_passed(
         sqlite_server: RunningServer) -> None:
     api = sqlite_server.api
     body = poll_body(closes_at=in_seconds(CLOSES_IN))
-    key = {"Idempotency-Key": "create-with-deadline"}
+    key = {"Idempotency-Key": "create-with-deadline", "X-Voter-Token": await api.session().voter()}
     first = await api.post("/api/polls", body, headers=key)
     assert first.status == 201, first.body
     pid = first.json["poll"]["id"]
@@ -529,7 +543,7 @@ async def test_idempotent_create_replay_after_closes_at_passed(
 
 def _route_paths(pattern: str) -> list[str]:
     """'/api/polls/([^/]+)/(close|reopen)$' -> ['/api/polls/{id}/close', '/api/polls/{id}/reopen']"""
-    pattern = pattern.rstrip("$").replace("([^/]+)", "{id}")
+    pattern = pattern.rstrip("$").replace("([^/]+)", "{id}", 1).replace("([^/]+)", "{code}")
     m = re.search(r"\(([a-z|]+)\)", pattern)
     if m:
         return [p for alt in m.group(1).split("|")
@@ -639,7 +653,7 @@ async def test_x_backend_header_on_every_response(sqlite_server: RunningServer) 
         ("GET", "/api/openapi.json", {}), ("GET", "/healthz", {}), ("GET", "/readyz", {}),
         ("GET", "/metrics", {}), ("GET", "/", {}), ("GET", f"/p/{pid}", {}),
         ("GET", "/favicon.ico", {}), ("GET", "/assets/missing.js", {}),
-        ("GET", "/nope", {}), ("PUT", "/api/polls", {"body": b"{}"}),
+        ("GET", "/api/nope", {}), ("PUT", "/api/polls", {"body": b"{}"}),
         ("POST", "/api/polls", {"body": b"{"}), ("GET", "/api/polls?limit=0", {}),
         ("POST", "/api/polls", {"body": b" " * (65 * 1024)}),
         ("DELETE", f"/api/polls/{pid}", {}), ("GET", "/ws", {}),
@@ -709,10 +723,9 @@ async def test_idempotency_keeps_only_success_and_is_scoped_to_the_path(
     assert other.status == 201 and other.json["ballot"]["poll_id"] == p2
     assert other.json["ballot"]["receipt"] != first.json["ballot"]["receipt"]
     # A failed create is not kept either.
-    assert_error(await api.post("/api/polls", {"title": ""}, headers={"Idempotency-Key": "c"}),
-                 422, "invalid_poll")
-    assert (await api.post("/api/polls", poll_body(), headers={"Idempotency-Key": "c"})
-            ).status == 201
+    hc = {"X-Voter-Token": token, "Idempotency-Key": "c"}
+    assert_error(await api.post("/api/polls", {"title": ""}, headers=hc), 422, "invalid_poll")
+    assert (await api.post("/api/polls", poll_body(), headers=hc)).status == 201
 
 
 async def test_readyz_is_503_when_not_ready(sqlite_server: RunningServer) -> None:

@@ -10,7 +10,8 @@ from tests.conftest import make_config
 from voting.app import Server, make_storage
 from voting.ws.broker import InProcessBroker
 
-ROUTES = ["/", "/p/abcd1234", "/p/abcd1234/present", "/p/abcd1234/admin"]
+ROUTES = ["/", "/p/abcd1234", "/p/abcd1234/present", "/p/abcd1234/admin",
+          "/p/ABCD1234", "/p/abcd%201234", "/p/abcd1234/"]  # the client normalizes ids
 
 
 async def serve(tmp_path: Path, static_dir: Path) -> tuple[Server, Api]:
@@ -52,8 +53,15 @@ async def test_built_client_is_served_for_every_route_and_its_assets(tmp_path: P
         assert "immutable" in js.headers.get("Cache-Control", "")
         missing = await api.get("/assets/nope.js")
         assert missing.status == 404 and missing.error_code == "not_found"
-        other = await api.get("/q/abcd1234")
-        assert other.status == 404 and other.error_code == "not_found"
+        # Any other path: 404 with the client's own "page not found" (DESIGN §8).
+        for path in ("/q/abcd1234", "/nope", "/p/abcd1234/extra", "/index.html.bak"):
+            other = await api.get(path)
+            assert other.status == 404 and b"<div id=root>" in other.body, path
+            assert other.headers["Content-Type"].startswith("text/html"), path
+        # The server's own paths keep their JSON 404.
+        for path in ("/api/nope", "/api", "/metrics/x", "/healthz/x", "/ws/x"):
+            r = await api.get(path)
+            assert (r.status, r.error_code) == (404, "not_found"), path
     finally:
         api.close()
         await server.stop()

@@ -18,7 +18,9 @@ from voting import domain
 from voting.domain import Poll
 from voting.errors import AlreadyVoted, CodeUsed, InvalidCode, PollClosed, PollNotFound
 from voting.storage.base import IdempotencyConflict, IdempotencyRecord, Storage
-from voting.tokens import code_hash, new_poll_id, new_receipt, new_salt, sha256_hex
+from voting.tokens import Signer, new_poll_id, new_receipt, new_salt, sha256_hex
+
+code_hash = Signer("contract-test-secret-0123456789").code_hash
 
 CountRows = Callable[[str], Awaitable[dict[str, int]]]
 SLOTS = 16

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from typing import Any
 
 import tornado.web
 
+from voting import jsontext
 from voting.config import Config
 from voting.errors import ApiError, DomainError
 from voting.metrics import Metrics
-from voting.ratelimit import RateLimiter
+from voting.ratelimit import RateLimiter, rate_key, real_client_address
 from voting.service import PollService, Reply
 from voting.storage.base import Storage
 from voting.tokens import Signer
@@ -23,8 +23,8 @@ POS_COOKIE = "voting_pos"
 HARD_BODY_LIMIT = 8 * 1024 * 1024  # beyond this we stop reading and answer 413 at once
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "payload_too_large", 429: "rate_limited",
-                 503: "unavailable"}
+                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
+                 429: "rate_limited", 503: "unavailable"}
 
 
 class InFlight:
@@ -127,6 +127,17 @@ class BaseHandler(tornado.web.RequestHandler):
         """For handlers that read no body: the 64 KiB limit holds for every request."""
         if self._body_size > self.body_limit:
             raise self.too_large()
+        self._require_json_type()
+
+    def _require_json_type(self) -> None:
+        """A non-empty body must say it is JSON: a form or text/plain post from another site
+        (which needs no CORS preflight) cannot then cast a ballot with a visitor's cookie."""
+        if self._body_size == 0:
+            return
+        mime = self.request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if mime != "application/json":
+            raise ApiError(415, "unsupported_media_type",
+                           "The request body must be JSON (Content-Type: application/json).")
 
     def too_large(self) -> ApiError:
         return ApiError(413, "payload_too_large",
@@ -135,28 +146,19 @@ class BaseHandler(tornado.web.RequestHandler):
     def json_body(self, invalid_code: str) -> Any:
         if self._body_size > self.body_limit:
             raise self.too_large()
-        raw = b"".join(self._chunks)
+        self._require_json_type()
         try:
-            text = raw.decode("utf-8")
-            return json.loads(text, parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+            return jsontext.loads(b"".join(self._chunks))
+        except ValueError:
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON "
+                                                "(UTF-8, no lone surrogates).") from None
 
     # --- who is asking ---------------------------------------------------
     @property
     def client_ip(self) -> str:
-        remote = self.request.remote_ip or ""
-        trusted = self.config.server.trusted_proxies
-        if remote in trusted:
-            real = self.request.headers.get("X-Real-IP", "").strip()
-            if not real:
-                forwarded = self.request.headers.get("X-Forwarded-For", "")
-                real = forwarded.split(",")[-1].strip() if forwarded else ""
-            try:
-                return str(ipaddress.ip_address(real)) if real else remote
-            except ValueError:
-                return remote
-        return remote
+        """The caller's address; a proxy's X-Real-IP / X-Forwarded-For only from trusted_proxies."""
+        return real_client_address(self.request.remote_ip or "", self.request.headers,
+                                   self.config.server.trusted_proxies)
 
     @property
     def voter_token(self) -> str | None:
@@ -176,7 +178,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return pos if pos and len(pos) <= 512 else None
 
     async def check_rate(self, bucket: str) -> None:
-        if not await self.rate_limiter.allow(bucket, self.client_ip):
+        if not await self.rate_limiter.allow(bucket, rate_key(self.client_ip)):
             self._retry_after = str(self.rate_limiter.retry_after())
             raise ApiError(429, "rate_limited", "Too many requests from your address; "
                                                 "please wait a minute.")
@@ -220,15 +222,3 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(value, (ApiError, DomainError)):
             return
         super().log_exception(typ, value, tb)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-class NotFoundHandler(BaseHandler):
-    route_name = "not_found"
-
-    def prepare(self) -> None:
-        super().prepare()
-        raise ApiError(404, "not_found", "No such path.")

@@ -46,8 +46,8 @@ class MetricsHandler(BaseHandler):
         allowed = self.config.server.metrics_allow
         if allowed:
             # The real client behind nginx (trusted_proxies), as for rate limits.
-            ip = ipaddress.ip_address(self.client_ip or "127.0.0.1")
-            if not any(ip in ipaddress.ip_network(net, strict=False) for net in allowed):
+            ip = ipaddress.ip_address(self.client_ip)
+            if not any(ip in net for net in allowed):
                 raise ApiError(403, "forbidden", "Metrics are not available to your address.")
         self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         self.finish(self.metrics.render())

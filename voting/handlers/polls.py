@@ -1,4 +1,5 @@
-"""Poll endpoints: create, list, read, results (JSON and CSV), close, reopen, delete."""
+"""Poll endpoints: create, list, read, results (JSON and CSV), close, reopen, delete;
+voters, ballots and access codes."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,12 @@ from voting.handlers.base import BaseHandler
 
 POLL_ID = re.compile(r"^[a-z0-9]{8}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Spreadsheets run a cell starting with one of these as a formula (DESIGN §4: CSV export).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def check_poll_id(poll_id: str) -> str:
@@ -45,8 +52,13 @@ class PollsHandler(ApiHandler):
     async def post(self) -> None:
         body = self.json_body("invalid_poll")
         key = self.idempotency_key()
-        caller = self.signer.voter_key(self.voter_token) or ""
-        reply = await self.service.create_poll(body, key, caller)
+        caller = self.signer.voter_key(self.voter_token)
+        if key is not None and caller is None:
+            # A replay carries the admin token and codes: only the same caller may get it.
+            raise ApiError(401, "voter_required", "An Idempotency-Key on poll creation needs a "
+                                                  "voter token (POST /api/voters first).")
+        await self.check_rate("polls")
+        reply = await self.service.create_poll(body, key, caller or "")
         if reply.status == 201:
             self.set_header("Location", f"/api/polls/{reply.body['poll']['id']}")
         self.write_reply(reply)
@@ -98,7 +110,8 @@ class ResultsHandler(ApiHandler):
         writer.writerow(["question_id", "question", "option_id", "option", "count"])
         for q in poll.questions:
             for o in q.options:
-                writer.writerow([q.id, q.text, o["id"], o["label"], tally.counts.get(o["id"], 0)])
+                writer.writerow([q.id, csv_cell(q.text), o["id"], csv_cell(o["label"]),
+                                 tally.counts.get(o["id"], 0)])
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
         self.set_header("Content-Disposition", f'attachment; filename="poll-{poll.id}-results.csv"')
         self.finish(out.getvalue().encode("utf-8"))
@@ -143,7 +156,24 @@ class BallotHandler(ApiHandler):
     async def get(self, poll_id: str) -> None:
         check_poll_id(poll_id)
         code = self.get_query_argument("code", None)
+        receipt = self.get_query_argument("receipt", None)
         if code is not None and not 1 <= len(code) <= 64:
             raise ApiError(422, "invalid_query", "code must be 1 to 64 characters.")
-        ballot = await self.service.get_ballot(poll_id, self.voter_token, code, self.read_pos)
+        if code is not None:
+            # Guessing a code's receipt costs a ballot-sized budget, like guessing codes.
+            await self.check_rate("ballots")
+        ballot = await self.service.get_ballot(poll_id, self.voter_token, code, receipt,
+                                               self.read_pos)
         self.write_json(200, {"ballot": ballot.to_json()})
+
+
+class CodeHandler(ApiHandler):
+    route_name = "/api/polls/{id}/codes/{code}"
+
+    async def get(self, poll_id: str, code: str) -> None:
+        check_poll_id(poll_id)
+        if not 1 <= len(code) <= 64:
+            raise ApiError(403, "invalid_code", "This access code is not valid for this poll.")
+        await self.check_rate("ballots")  # one budget with ballots, so codes cannot be guessed
+        status = await self.service.code_status(poll_id, code, self.read_pos)
+        self.write_json(200, {"status": status})

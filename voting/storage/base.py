@@ -11,9 +11,9 @@ from __future__ import annotations
 import abc
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
-from voting.domain import Poll, Question, Tally
+from voting.domain import Poll, Question, Tally, now_ms, status_at
 from voting.storage.batching import Batcher
 
 SEQ_KEY = "#seq"
@@ -33,9 +33,9 @@ def poll_values(poll: Poll) -> tuple[Any, ...]:
 
 def tally_query(mark: str) -> str:
     """One statement, so status, seq, total and counts come from one consistent reading."""
-    return ("SELECT p.status, t.option_id, SUM(t.n) FROM polls p "
+    return ("SELECT p.status, p.closes_at, t.option_id, SUM(t.n) FROM polls p "
             f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = {mark} "
-            "GROUP BY p.status, t.option_id")
+            "GROUP BY p.status, p.closes_at, t.option_id")
 
 
 @dataclass
@@ -95,23 +95,34 @@ class PollSummary:
     created_at: int
     total: int
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> "PollSummary":
+        """A row of public_polls_query."""
+        return cls(row[0], row[1], status_at(row[2], row[3], now_ms()), int(row[4]), int(row[5]))
+
 
 def poll_from_row(row: dict[str, Any]) -> Poll:
     definition = json.loads(row["definition"])
+    status = status_at(row["status"], row["closes_at"], now_ms())
+    # Closed by its closes_at but not yet swept: it closed at that time.
+    closed_at = row["closes_at"] if status == "closed" and row["closed_at"] is None \
+        else row["closed_at"]
     return Poll(
         id=row["id"], title=row["title"], description=row["description"], results=row["results"],
         allow_revote=bool(row["allow_revote"]), eligibility=row["eligibility"],
         visibility=row["visibility"],
         questions=[Question.from_json(q) for q in definition["questions"]],
-        status=row["status"], closes_at=row["closes_at"], created_at=row["created_at"],
-        closed_at=row["closed_at"], code_count=row["code_count"], token_salt=row["token_salt"],
-        admin_hash=row["admin_hash"])
+        status=status, closes_at=row["closes_at"], created_at=row["created_at"],
+        closed_at=closed_at, code_count=row["code_count"], token_salt=row["token_salt"],
+        admin_hash=row["admin_hash"], show_results=definition.get("show_results", "always"))
 
 
-def tally_from_rows(poll_id: str, status: str, rows: list[tuple[str, Any]]) -> Tally:
+def tally_from_rows(poll_id: str, rows: Sequence[Sequence[Any]]) -> Tally:
+    """The rows of tally_query (at least one: the poll exists)."""
     counts: dict[str, int] = {}
     seq = total = 0
-    for option_id, n in rows:
+    status = status_at(rows[0][0], rows[0][1], now_ms())
+    for _, _, option_id, n in rows:
         if option_id is None:
             continue
         if option_id == SEQ_KEY:
@@ -138,7 +149,7 @@ def public_polls_query(limit: int, before: tuple[int, str] | None,
     dialect's placeholder ("?" or "%s")."""
     total = ("(SELECT COALESCE(SUM(n), 0) FROM tally_slots t "
              f"WHERE t.poll_id = p.id AND t.option_id = {mark})")
-    sql = f"SELECT id, title, status, created_at, {total} AS total FROM polls p " \
+    sql = f"SELECT id, title, status, closes_at, created_at, {total} AS total FROM polls p " \
           "WHERE visibility = 'public' "
     if before is None:
         args: tuple[Any, ...] = (TOTAL_KEY, limit)
@@ -216,6 +227,10 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def get_ballot(self, poll_id: str, voter_key: str,
                          pos: str | None = None) -> BallotRecord | None: ...
+
+    @abc.abstractmethod
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
+        """Whether the poll issued the access code of this hash."""
 
     @abc.abstractmethod
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:

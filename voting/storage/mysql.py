@@ -387,7 +387,7 @@ class MySQLStorage(Storage):
             async with conn.cursor() as cur:
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
-            return [PollSummary(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
+            return [PollSummary.from_row(r) for r in rows]
         return await self._read(fn, pos)
 
     async def get_tally(self, poll_id: str, pos: str | None = None,
@@ -398,7 +398,7 @@ class MySQLStorage(Storage):
                 rows = await cur.fetchall()
             if not rows:
                 return None
-            return tally_from_rows(poll_id, rows[0][0], [(r[1], r[2]) for r in rows])
+            return tally_from_rows(poll_id, rows)
         if fresh:
             return await self._read(fn, None, primary=True)
         return await self._read_or_primary(fn, pos)
@@ -538,6 +538,14 @@ class MySQLStorage(Storage):
                 return None
             return BallotRecord(poll_id, json.loads(row[0]), row[1], int(row[2]), int(row[3]))
         return await self._read_or_primary(fn, pos)
+
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
+        async def fn(conn: aiomysql.Connection) -> bool | None:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT 1 FROM poll_codes WHERE poll_id = %s AND code_hash = %s",
+                                  (poll_id, code_hash))
+                return True if await cur.fetchone() is not None else None
+        return bool(await self._read_or_primary(fn, pos))
 
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         async def fn(conn: aiomysql.Connection) -> tuple[int, bool] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -36,7 +37,14 @@ class SQLiteStorage(Storage):
 
     async def open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Ballots are private: only this user reads the file. SQLite gives its -wal and
+            # -shm files the mode of the database file, so creating that 0600 covers all three.
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            for suffix in ("", "-wal", "-shm"):
+                f = Path(self.path + suffix)
+                if f.exists() and f.stat().st_mode & 0o077:
+                    f.chmod(0o600)
         self._writer = await self._connect()
         await self._writer.execute("PRAGMA journal_mode=WAL")
         await self.init_schema()
@@ -124,8 +132,7 @@ class SQLiteStorage(Storage):
         sql, args = public_polls_query(limit, before, "?")
         async with self.reader.execute(sql, args) as cur:
             rows = await cur.fetchall()
-        return [PollSummary(r["id"], r["title"], r["status"], r["created_at"], int(r["total"]))
-                for r in rows]
+        return [PollSummary.from_row(r) for r in rows]
 
     async def get_tally(self, poll_id: str, pos: str | None = None,
                         fresh: bool = False) -> Tally | None:
@@ -133,7 +140,7 @@ class SQLiteStorage(Storage):
             rows = list(await cur.fetchall())
         if not rows:
             return None
-        return tally_from_rows(poll_id, rows[0][0], [(r[1], r[2]) for r in rows])
+        return tally_from_rows(poll_id, rows)
 
     async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
         """One transaction (one fsync) for every ballot that queued meanwhile; a savepoint
@@ -223,6 +230,12 @@ class SQLiteStorage(Storage):
             return None
         return BallotRecord(poll_id, json.loads(row["choices"]), row["receipt"],
                             row["created_at"], row["updated_at"])
+
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
+        async with self.reader.execute(
+                "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
+                (poll_id, code_hash)) as cur:
+            return await cur.fetchone() is not None
 
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         async with self._transaction() as conn:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import tornado.iostream
 import tornado.websocket
 
+from voting import jsontext
 from voting.metrics import Metrics
 from voting.ws.outbox import Frame, Outbox, SocketGone
 from voting.ws.registry import Registry, SubscribeError, dumps
@@ -115,8 +115,8 @@ class FeedSocket(tornado.websocket.WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         try:
-            data = json.loads(message)
-        except (ValueError, UnicodeDecodeError):
+            data = jsontext.loads(message)
+        except ValueError:
             self._error("invalid_message", "Frames must be JSON objects.")
             return
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):

@@ -222,8 +222,9 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     env.update(NO_RATE_LIMITS_ENV)
     for attempt in range(3):
         state = tmp_path_factory.mktemp("cluster")
-        cluster = LocalCluster(state, config_path=ROOT / "config" / "cluster.yml", port=0,
-                               backends=3, replica_durable=False, environ=env)
+        # config_path None: the config `voting cluster up` uses by default.
+        cluster = LocalCluster(state, config_path=None, port=0, backends=3,
+                               replica_durable=False, environ=env)
         try:
             cluster.up()
             break

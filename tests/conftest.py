@@ -82,6 +82,27 @@ NO_RATE_LIMITS: dict[str, int] = {"voters_per_minute": 0, "ballots_per_minute": 
 NO_RATE_LIMITS_ENV = {f"VOTING_RATE_LIMITS__{k.upper()}": str(v) for k, v in NO_RATE_LIMITS.items()}
 
 
+async def start_redis(work: Path) -> Any:
+    """A real redis-server (tests.ws.test_redis_relay.RedisServer) on a free port, ready.
+
+    The port is chosen before redis binds it: a start that lost it to another process is
+    tried again on another port."""
+    require_binary("redis-server", "/usr/bin/redis-server")
+    from tests.ws.test_redis_relay import RedisServer
+    for attempt in range(3):
+        redis = RedisServer(work / f"redis-{attempt}")
+        redis.start()
+        try:
+            await redis.wait_ready()
+            return redis
+        except AssertionError:
+            exited = redis.proc is not None and redis.proc.poll() is not None
+            redis.stop()
+            if attempt == 2 or not exited:
+                raise
+    raise AssertionError  # unreachable
+
+
 def make_config(tmp: Path, **sections: dict[str, Any]) -> config_mod.Config:
     over: dict[str, dict[str, Any]] = {
         "server": {"data_dir": str(tmp / "data"), "name": "test1", "port": 0,

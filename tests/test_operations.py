@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.client import Api, eventually
-from tests.conftest import ROOT, make_config, require_binary
-from tests.ws.test_redis_relay import RedisServer
+from tests.conftest import ROOT, make_config, start_redis
 from voting.app import Server, make_broker, make_storage
 from voting.cluster import redis as redis_proc
 from voting.seed import DEMO_POLL
@@ -22,10 +21,7 @@ from voting.storage.sqlite import SQLiteStorage
 @pytest.mark.integration
 async def test_readyz_is_503_while_the_broker_is_down(tmp_path: Path) -> None:
     """readyz checks storage and broker: a backend without Redis is alive, not ready."""
-    require_binary("redis-server", "/usr/bin/redis-server")
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    await redis.wait_ready()
+    redis = await start_redis(tmp_path)
     cfg = make_config(tmp_path, server={"name": "b1", "secret": "x" * 32},
                       broker={"backend": "redis", "redis_url": redis_proc.url(redis.port)})
     server = Server(cfg, make_storage(cfg), make_broker(cfg, "b1"))

@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from tests.client import Api
-from tests.conftest import make_config, require_binary
+from tests.conftest import make_config, start_redis
 from tests.ws.test_redis_relay import RedisServer
 from voting.app import Server, make_broker, make_storage
 from voting.cluster import redis as redis_proc
@@ -28,10 +28,7 @@ PROMPT = 5.0
 async def shared_backends(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, list[Server]]]:
     """A real Redis and two in-process servers on one SQLite file, admitting LIMIT ballots a
     minute per client address; they believe X-Real-IP from 127.0.0.1 (as from nginx)."""
-    require_binary("redis-server", "/usr/bin/redis-server")
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    await redis.wait_ready()
+    redis = await start_redis(tmp_path)
     servers: list[Server] = []
     try:
         for name in ("backend1", "backend2"):

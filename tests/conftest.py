@@ -123,6 +123,14 @@ class RunningServer:
     api: Api
 
 
+def freeze_rate_limits(server: Server, at: float | None = None) -> float:
+    """Stop the server's rate-limit clock at the start of the current minute (or at `at`), so
+    a burst of requests never straddles two one-minute windows; returns that time."""
+    frozen = float(int(time.time() // 60) * 60) if at is None else at
+    server.app.settings["voting_rate_limiter"].clock = lambda: frozen
+    return frozen
+
+
 @pytest.fixture
 async def sqlite_server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[RunningServer]:
     """A real server on a free port with embedded storage and the in-process broker.

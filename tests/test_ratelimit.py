@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 import pytest
 
 from tests.client import Api
-from tests.conftest import make_config, start_redis
+from tests.conftest import freeze_rate_limits, make_config, start_redis
 from tests.ws.test_redis_relay import RedisServer
 from voting.app import Server, make_broker, make_storage
 from voting.cluster import redis as redis_proc
@@ -41,7 +41,7 @@ async def shared_backends(tmp_path: Path) -> AsyncIterator[tuple[RedisServer, li
             server = Server(cfg, make_storage(cfg), make_broker(cfg, name))
             # Every limiter reads one clock standing still at the start of a minute, so a
             # burst never straddles two windows whatever the wall clock does meanwhile.
-            server.app.settings["voting_rate_limiter"].clock = lambda: FROZEN
+            freeze_rate_limits(server, FROZEN)
             await server.start("127.0.0.1", 0)
             servers.append(server)
         yield redis, servers

@@ -21,6 +21,7 @@ const poll = {
   title: 'Lunch?',
   description: '',
   results: 'live',
+  show_results: 'always',
   allow_revote: false,
   eligibility: 'open',
   visibility: 'unlisted',

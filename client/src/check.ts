@@ -126,8 +126,9 @@ export const poll: Check<Poll> = object(
     created_at: str,
     closed_at: nullable(str),
     questions: arrayOf(question),
+    show_results: oneOf('always', 'after_vote'),
   },
-  { tally, code_count: nullable(count), show_results: oneOf('always', 'after_vote') },
+  { tally, code_count: nullable(count) },
 );
 
 export const pollReply: Check<{ poll: Poll }> = object({ poll });

@@ -27,6 +27,9 @@ describe('codes', () => {
     expect(normalizeCode(' 7709 4ZJ5 ')).toBe('77094zj5');
     expect(normalizeCode('7709-4zj5')).toBe('77094zj5');
     expect(grouped('77094zj5')).toBe('7709 4zj5');
+    expect(grouped('r2swbd6u4n')).toBe('r2swb d6u4n');
+    expect(grouped('abcdefghijkl')).toBe('abcd efgh ijkl');
+    expect(grouped('abc')).toBe('abc');
   });
 });
 

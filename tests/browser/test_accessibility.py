@@ -383,13 +383,21 @@ async def admin_closed_notice(page: Page, polls: Polls) -> None:
     await expect(page.get_by_test_id("reopen-poll")).to_be_enabled()
 
 
-async def admin_deleted(page: Page, polls: Polls) -> None:
-    """Organizer controls after "Delete poll" (confirmed)."""
+async def admin_delete_dialog(page: Page, polls: Polls) -> None:
+    """Organizer controls asking "Delete this poll?" in the app's own dialog."""
     poll = throwaway_poll(polls)
-    page.on("dialog", lambda dialog: dialog.accept())
     await page.goto(f"/p/{poll.id}/admin#token={poll.token}")
     await live_connection(page)
     await page.get_by_role("button", name="Delete poll").click()
+    dialog = page.get_by_role("dialog", name="Delete this poll?")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+
+
+async def admin_deleted(page: Page, polls: Polls) -> None:
+    """Organizer controls after "Delete poll" (confirmed in the dialog)."""
+    await admin_delete_dialog(page, polls)
+    await page.get_by_role("dialog").get_by_role("button", name="Delete poll").click()
     await expect(page.get_by_test_id("deleted")).to_be_visible()
 
 
@@ -433,11 +441,12 @@ async def closed_admin(page: Page, polls: Polls) -> None:
 
 
 async def closed_present(page: Page, polls: Polls) -> None:
-    """Presenter view of a closed poll."""
+    """Presenter view of a closed poll: "Voting closed" instead of the join code and QR code."""
     await page.goto(f"/p/{polls.closed.id}/present")
     await expect(page.get_by_test_id("status-pill")).to_have_text(re.compile("closed", re.I))
+    await expect(page.get_by_test_id("closed-state")).to_be_visible()
+    await expect(page.get_by_test_id("bar")).to_have_count(2)
     await live_connection(page)
-    await qr_drawn(page)
 
 
 async def not_found(page: Page, polls: Polls) -> None:
@@ -468,6 +477,7 @@ SCENARIOS: dict[str, Scenario] = {
     "admin": admin,
     "admin-codes": admin_codes,
     "admin-closed-notice": admin_closed_notice,
+    "admin-delete-dialog": admin_delete_dialog,
     "admin-deleted": admin_deleted,
     "admin-token-form": admin_token_form,
     "closed": closed,

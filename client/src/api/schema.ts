@@ -106,8 +106,28 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The caller's current ballot */
+        /** The caller's current ballot (voter token, or code and the receipt of that code's ballot) */
         get: operations["getBallot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/polls/{id}/codes/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                code: string;
+            };
+            cookie?: never;
+        };
+        /** Whether an access code is unused or used (rate-limited with ballots) */
+        get: operations["checkCode"];
         put?: never;
         post?: never;
         delete?: never;
@@ -255,6 +275,11 @@ export interface components {
              * @enum {unknown}
              */
             results?: "live" | "after_close";
+            /**
+             * @default always
+             * @enum {unknown}
+             */
+            show_results?: "always" | "after_vote";
             /** @default false */
             allow_revote?: boolean;
             /**
@@ -302,6 +327,8 @@ export interface components {
             description: string;
             /** @enum {unknown} */
             results: "live" | "after_close";
+            /** @enum {unknown} */
+            show_results: "always" | "after_vote";
             allow_revote: boolean;
             /** @enum {unknown} */
             eligibility: "open" | "codes";
@@ -431,6 +458,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Credentials required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -440,8 +476,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Validation failed */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -700,6 +754,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -724,6 +787,7 @@ export interface operations {
         parameters: {
             query?: {
                 code?: string;
+                receipt?: string;
             };
             header?: never;
             path: {
@@ -764,6 +828,68 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    checkCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {unknown} */
+                        status: "unused" | "used";
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

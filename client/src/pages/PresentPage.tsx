@@ -276,7 +276,7 @@ function SlideBars({ question, tally }: { question: Question; tally: TallyState 
               <span className="pbar-fill" style={{ width: `${pct}%` }} />
             </span>
             <span className="pbar-num">
-              <span data-testid="bar-count">{n}</span>
+              <span data-testid="bar-count">{n}</span>{' '}
               <span className="pbar-pct">
                 {pct}%{question.kind === 'multiple' ? ' of voters' : ''}
               </span>

@@ -9,8 +9,14 @@ export function normalizeCode(raw: string): string {
   return raw.replace(/[\s\-\u00A0\u2000-\u200B\u202F\u205F\u3000]/gu, '').toLowerCase();
 }
 
-/** "77094zj5" → ["7709", "4zj5"]. */
-export function groups(code: string, size = 4): string[] {
+/** Group size that splits a code evenly: 4 ("7709 4zj5"), else 5 ("r2swb d6u4n"), else 3, else 4. */
+function groupSize(n: number): number {
+  for (const size of [4, 5, 3]) if (n % size === 0 && n > size) return size;
+  return 4;
+}
+
+/** "77094zj5" → ["7709", "4zj5"]; "r2swbd6u4n" → ["r2swb", "d6u4n"]. */
+export function groups(code: string, size = groupSize(code.length)): string[] {
   const out: string[] = [];
   for (let i = 0; i < code.length; i += size) out.push(code.slice(i, i + size));
   return out;

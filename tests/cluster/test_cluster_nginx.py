@@ -53,7 +53,10 @@ def test_render_refuses_a_missing_value(tmp_path: Path) -> None:
 def test_template_content() -> None:
     t = TEMPLATE
     assert "daemon" not in t.replace("# There is no `daemon`", "").replace("-g 'daemon off;'", "")
-    assert "keepalive 64;" in t and "least_conn;" in t
+    # Upstream connections are kept open for reuse (a pool, its size the capacity tuning's).
+    pool = re.search(r"^\s*keepalive (\d+);", t, re.M)
+    assert pool and int(pool.group(1)) >= 32, pool
+    assert "least_conn;" in t
     ws = t[t.index("location = /ws"):]
     ws = ws[:ws.index("}")]
     assert "proxy_set_header Upgrade $http_upgrade;" in ws

@@ -78,7 +78,8 @@ class ClientFileHandler(tornado.web.StaticFileHandler):
 
     def write_error(self, status_code: int, **kwargs: object) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        code, message = {404: ("not_found", "No such file."),
+        code, message = {403: ("forbidden", "This file is not served."),
+                         404: ("not_found", "No such file."),
                          405: ("method_not_allowed", "This method is not allowed here.")}.get(
             status_code, ("bad_request", "Bad request."))
         self.finish({"error": {"code": code, "message": message}})

@@ -69,6 +69,8 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--options", type=int, default=4, help="options of the bench poll (4)")
     b.add_argument("--sub-procs", type=int, default=4,
                    help="subscriber processes of the load generator (default 4)")
+    b.add_argument("--voter-procs", type=int, default=2,
+                   help="voter processes of the load generator (default 2)")
     b.add_argument("--bws-seconds", type=float, default=3.0, help="B_ws broadcast time (3 s)")
     b.add_argument("--direct", action="store_true",
                    help="fanout: all subscribers on the first backend, not through nginx")
@@ -87,7 +89,8 @@ def _options(args: argparse.Namespace) -> Options:
                    subscribers=args.subscribers, polls=args.polls, per_poll=args.per_poll,
                    idle=args.idle, slow_others=args.slow_others, slow_rate=args.slow_rate,
                    slow_before=args.slow_before, stall=args.stall, options=args.options,
-                   sub_procs=max(1, args.sub_procs), bws_seconds=args.bws_seconds,
+                   sub_procs=max(1, args.sub_procs), voter_procs=max(1, args.voter_procs),
+                   bws_seconds=args.bws_seconds,
                    direct=args.direct)
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 
@@ -110,6 +111,13 @@ async def call_json(conn: HttpConn, method: str, path: str, payload: Any = None,
 
 # --- WebSocket ----------------------------------------------------------------
 
+# The server's tally and snapshot frames begin {"type":"tally"|"snapshot","poll":…,"seq":N,
+# "status":…,"total":N: read those two numbers without parsing the whole frame.
+_TALLY_PREFIXES = (b'{"type":"tally"', b'{"type":"snapshot"')
+_SEQ = re.compile(rb'"seq":(\d+)')
+_TOTAL = re.compile(rb'"total":(\d+)')
+
+
 def client_frame(text: str, opcode: int = 0x1) -> bytes:
     """A masked client frame (mask key 0: the payload goes as it is, which RFC 6455 allows)."""
     payload = text.encode()
@@ -153,9 +161,9 @@ class WsReader(asyncio.Protocol):
         self.frames_seen = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write((f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                          "Sec-WebSocket-Version: 13\r\n\r\n").encode())
 
@@ -220,20 +228,22 @@ class WsReader(asyncio.Protocol):
 
     def _text(self, now: float, payload: bytes) -> None:
         self.frames_seen += 1
-        frame = json.loads(payload)
-        kind = frame.get("type")
         rec = self.rec
-        if kind in ("tally", "snapshot"):
-            seq = frame["seq"]
+        seq_m = _SEQ.search(payload) if payload.startswith(_TALLY_PREFIXES) else None
+        total_m = _TOTAL.search(payload) if seq_m is not None else None
+        if seq_m is not None and total_m is not None:
+            seq = int(seq_m.group(1))
             if rec.frames and seq <= rec.frames[-1][1]:
                 rec.out_of_order += 1
-            rec.frames.append((now, seq, frame["total"]))
+            rec.frames.append((now, seq, int(total_m.group(1))))
             rec.last_text = payload
             if not self.ready.done():
                 self.ready.set_result(None)
             if self.wanted_seq is not None and seq >= self.wanted_seq:
                 self.reached.set()
         else:
+            frame = json.loads(payload)
+            kind = frame.get("type")
             rec.other_frames += 1
             if kind == "hello":
                 rec.server = frame.get("server")

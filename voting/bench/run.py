@@ -129,6 +129,7 @@ class Options:
     stall: float
     options: int
     sub_procs: int
+    voter_procs: int
     bws_seconds: float
     direct: bool
     expect_miscount: bool = False
@@ -139,7 +140,7 @@ class Bench:
     def __init__(self, target: Target, opts: Options) -> None:
         self.t = target
         self.o = opts
-        self.voter: Proc | None = None
+        self.voters: list[Proc] = []
         self.subs: list[Proc] = []
         self.inserter: Proc | None = None
         self.http: list[HttpConn] = []
@@ -159,13 +160,13 @@ class Bench:
             child.close()
             return Proc(kind, p, parent)
 
-        self.voter = start("voter", workers.voter_main)
+        self.voters = [start(f"voters{i}", workers.voter_main) for i in range(self.o.voter_procs)]
         self.subs = [start(f"subscribers{i}", workers.subscriber_main)
                      for i in range(self.o.sub_procs)]
         self.inserter = start("inserts", workers.inserts_main)
 
     def shutdown(self) -> None:
-        for p in [self.voter, self.inserter, *self.subs]:
+        for p in [*self.voters, self.inserter, *self.subs]:
             if p is None:
                 continue
             try:
@@ -181,6 +182,14 @@ class Bench:
     async def rpc(self, p: Proc | None, cmd: dict[str, Any]) -> dict[str, Any]:
         assert p is not None
         return await asyncio.to_thread(p.rpc, cmd)
+
+    async def all_voters(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(self.rpc(p, c) for p, c in zip(self.voters, cmds))))
+
+    def _split(self, n: int) -> list[int]:
+        """n spread over the voter processes (the first ones take the remainder)."""
+        v = len(self.voters)
+        return [n // v + (1 if i < n % v else 0) for i in range(v)]
 
     async def all_subs(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(self.rpc(p, c) for p, c in zip(self.subs, cmds))))
@@ -225,27 +234,36 @@ class Bench:
             return
         host, port = self.t.host_port
         progress(f"issuing {n - self.tokens} voter tokens")
-        ans = await self.rpc(self.voter, {"cmd": "tokens", "n": n, "host": host, "port": port,
-                                          "concurrency": 50})
-        self.tokens = ans["tokens"]
+        # Each voter process holds its own tokens: process k casts plan[k::V] with them.
+        per = -(-n // len(self.voters))
+        answers = await self.all_voters([{"cmd": "tokens", "n": per, "host": host, "port": port,
+                                          "concurrency": 50} for _ in self.voters])
+        self.tokens = min(a["tokens"] for a in answers) * len(self.voters)
         if self.tokens < n:
-            raise BenchError(f"only {self.tokens} of {n} voter tokens issued: {ans['statuses']}")
+            raise BenchError(f"only {self.tokens} of {n} voter tokens issued: "
+                             f"{[a['statuses'] for a in answers]}")
 
     async def cast(self, plan: list[tuple[str, str, str]], concurrency: int, rate: float = 0,
                    first_token: int = 0) -> dict[str, Any]:
         """Cast the plan's ballots; per poll the accepted ones in the order their 201 came."""
-        await self.ensure_tokens(first_token + len(plan))
+        await self.ensure_tokens(first_token + len(plan) + len(self.voters))
         host, port = self.t.host_port
-        ans = await self.rpc(self.voter, {"cmd": "ballots", "host": host, "port": port,
-                                          "concurrency": concurrency, "plan": plan,
-                                          "rate": rate, "first_token": first_token})
+        v = len(self.voters)
+        conc = self._split(concurrency)
+        answers = await self.all_voters([
+            {"cmd": "ballots", "host": host, "port": port, "concurrency": max(1, conc[k]),
+             "plan": plan[k::v], "rate": rate / v, "first_token": -(-first_token // v)}
+            for k in range(v)])
+        records = [(k + i * v, t_send, t_resp, code) for k, a in enumerate(answers)
+                   for i, t_send, t_resp, code in a["records"]]
+        t0 = min((r[1] for r in records), default=time.monotonic())
+        t1 = max((r[2] for r in records), default=t0)
+        ans = {"seconds": t1 - t0}
         statuses: dict[str, int] = {}
         expected: dict[str, dict[str, int]] = {}
         accepted: dict[str, list[tuple[float, float]]] = {}
         lat = []
-        t0 = min((r[1] for r in ans["records"]), default=time.monotonic())
-        t1 = max((r[2] for r in ans["records"]), default=t0)
-        for i, t_send, t_resp, code in ans["records"]:
+        for i, t_send, t_resp, code in records:
             statuses[str(code)] = statuses.get(str(code), 0) + 1
             lat.append(t_resp - t_send)
             if code == 201:
@@ -253,8 +271,8 @@ class Bench:
                 counts = expected.setdefault(poll, {})
                 counts[option] = counts.get(option, 0) + 1
                 accepted.setdefault(poll, []).append((t_resp, t_send))
-        for v in accepted.values():
-            v.sort()
+        for acc in accepted.values():
+            acc.sort()
         n_ok = statuses.get("201", 0)
         return {"statuses": statuses, "expected": expected, "accepted": accepted,
                 "seconds": ans["seconds"], "t0": t0, "t1": t1, "latency": latency_ms(lat),
@@ -352,11 +370,18 @@ class Bench:
     # --- baselines --------------------------------------------------------------------
     async def b_nop(self, concurrency: int, n: int) -> dict[str, Any]:
         host, port = self.t.host_port
-        ans = await self.rpc(self.voter, {"cmd": "nop", "host": host, "port": port,
-                                          "concurrency": concurrency, "n": n})
-        ok = ans["statuses"].get("200", 0)
-        return {"requests_per_second": round(ok / ans["seconds"], 1),
-                "latency": latency_ms(ans["latencies"]), "statuses": ans["statuses"]}
+        answers = await self.all_voters([
+            {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m}
+            for c, m in zip(self._split(concurrency), self._split(n))])
+        ok = sum(a["statuses"].get("200", 0) for a in answers)
+        seconds = max(a["seconds"] for a in answers)
+        statuses: dict[str, int] = {}
+        for a in answers:
+            for k, c in a["statuses"].items():
+                statuses[k] = statuses.get(k, 0) + c
+        return {"requests_per_second": round(ok / seconds, 1),
+                "latency": latency_ms([x for a in answers for x in a["latencies"]]),
+                "statuses": statuses}
 
     async def b_ins(self, concurrency: int, n: int) -> dict[str, Any]:
         if self.t.mysql is not None:
@@ -662,7 +687,7 @@ async def run_scenarios(bench: Bench) -> dict[str, Any]:
         out[name]["seconds"] = round(time.monotonic() - started, 1)
     for h in bench.http:
         h.close()
-    await bench.rpc(bench.voter, {"cmd": "close"})
+    await bench.all_voters([{"cmd": "close"} for _ in bench.voters])
     return {"load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()], **out}
 

@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator
 import pytest
 
 from tests.client import Api, eventually
-from tests.conftest import make_config
-from tests.handlers.helpers import assert_error, poll_body, start_of_a_minute
+from tests.conftest import freeze_rate_limits, make_config
+from tests.handlers.helpers import assert_error, poll_body
 from voting.app import Server, make_storage
 from voting.ws.broker import InProcessBroker
 
@@ -37,8 +37,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[Any]:
 
 
 async def test_poll_creation_is_rate_limited(serve: Any) -> None:
-    _, api = await serve(rate_limits={"polls_per_minute": 2})
-    await start_of_a_minute()
+    server, api = await serve(rate_limits={"polls_per_minute": 2})
+    freeze_rate_limits(server)
     for _ in range(2):
         assert (await api.post("/api/polls", poll_body())).status == 201
     r = await api.post("/api/polls", poll_body())
@@ -51,8 +51,8 @@ async def test_poll_creation_is_rate_limited(serve: Any) -> None:
 
 async def test_x_real_ip_is_ignored_unless_from_a_trusted_proxy(serve: Any) -> None:
     """Embedded mode trusts nobody: a client cannot get a fresh budget per request."""
-    _, api = await serve(rate_limits={"voters_per_minute": 2})
-    await start_of_a_minute()
+    server, api = await serve(rate_limits={"voters_per_minute": 2})
+    freeze_rate_limits(server)
     statuses = [(await api.session().post("/api/voters", headers={
         "X-Real-IP": f"198.51.100.{i}", "X-Forwarded-For": f"203.0.113.{i}"})).status
         for i in range(4)]
@@ -60,9 +60,9 @@ async def test_x_real_ip_is_ignored_unless_from_a_trusted_proxy(serve: Any) -> N
 
 
 async def test_ipv6_clients_are_counted_per_64(serve: Any) -> None:
-    _, api = await serve(rate_limits={"voters_per_minute": 2},
-                         server={"trusted_proxies": ["127.0.0.1"]})
-    await start_of_a_minute()
+    server, api = await serve(rate_limits={"voters_per_minute": 2},
+                              server={"trusted_proxies": ["127.0.0.1"]})
+    freeze_rate_limits(server)
 
     async def post(addr: str) -> int:
         return (await api.session().post("/api/voters", headers={"X-Real-IP": addr})).status

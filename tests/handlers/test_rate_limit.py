@@ -1,15 +1,15 @@
 """Per-address rate limits (DESIGN.md §4), with small limits for this module's server."""
 from __future__ import annotations
 
-from tests.conftest import RunningServer
-from tests.handlers.helpers import assert_error, start_of_a_minute
+from tests.conftest import RunningServer, freeze_rate_limits
+from tests.handlers.helpers import assert_error
 
 server_config = {"rate_limits": {"voters_per_minute": 3, "ballots_per_minute": 3},
                  "server": {"trusted_proxies": ["127.0.0.1"]}}  # as nginx in a cluster
 
 
 async def test_fourth_voter_in_a_minute_is_rate_limited(sqlite_server: RunningServer) -> None:
-    await start_of_a_minute()
+    freeze_rate_limits(sqlite_server.server)
     api = sqlite_server.api
     for _ in range(3):
         assert (await api.session().post("/api/voters")).status == 201
@@ -26,7 +26,7 @@ async def test_fourth_voter_in_a_minute_is_rate_limited(sqlite_server: RunningSe
 
 async def test_limits_are_per_client_address(sqlite_server: RunningServer) -> None:
     """Behind the (trusted, local) proxy the real address is X-Real-IP / X-Forwarded-For."""
-    await start_of_a_minute()
+    freeze_rate_limits(sqlite_server.server)
     api = sqlite_server.api
     for _ in range(3):
         r = await api.session().post("/api/voters", headers={"X-Real-IP": "203.0.113.7"})
@@ -40,7 +40,7 @@ async def test_limits_are_per_client_address(sqlite_server: RunningServer) -> No
 
 
 async def test_ballots_are_rate_limited(sqlite_server: RunningServer) -> None:
-    await start_of_a_minute()
+    freeze_rate_limits(sqlite_server.server)
     api = sqlite_server.api
     pid = (await api.create_poll())["poll"]["id"]
     addr = {"X-Real-IP": "192.0.2.10"}
@@ -65,7 +65,7 @@ async def test_ballots_are_rate_limited(sqlite_server: RunningServer) -> None:
 
 
 async def test_repeated_ballot_is_409_not_429(sqlite_server: RunningServer) -> None:
-    await start_of_a_minute()
+    freeze_rate_limits(sqlite_server.server)
     api = sqlite_server.api
     created = await api.create_poll()
     pid = created["poll"]["id"]

@@ -455,6 +455,86 @@ async def not_found(page: Page, polls: Polls) -> None:
     await expect(page.get_by_test_id("not-found")).to_be_visible()
 
 
+async def my_polls(page: Page, polls: Polls) -> None:
+    """The home page listing the polls this browser created ("My polls")."""
+    await fill_and_create(page)
+    await page.goto("/")
+    await expect(page.get_by_test_id("my-poll")).to_have_count(1)
+    await expect(page.get_by_test_id("my-poll-status")).to_have_text("Open")
+
+
+async def present_slide_two(page: Page, polls: Polls) -> None:
+    """Presenter view moved to the second question with the arrow key."""
+    await present(page, polls)
+    await page.keyboard.press("ArrowRight")
+    await expect(page.get_by_test_id("present")).to_have_attribute("data-slide", "2")
+    await expect(page.get_by_test_id("bar")).to_have_count(3)
+
+
+async def present_concealed(page: Page, polls: Polls) -> None:
+    """Presenter view with the results hidden (H): the voter count only."""
+    await present(page, polls)
+    await page.keyboard.press("h")
+    await expect(page.get_by_test_id("results-concealed")).to_be_visible()
+
+
+async def present_deleted(page: Page, polls: Polls) -> None:
+    """Presenter view of a poll deleted while it is shown."""
+    poll = throwaway_poll(polls)
+    await page.goto(f"/p/{poll.id}/present")
+    await live_connection(page)
+    call(polls.base, "DELETE", f"/api/polls/{poll.id}", None, {"Authorization": f"Bearer {poll.token}"})
+    await expect(page.get_by_test_id("present-deleted")).to_be_visible()
+
+
+async def vote_results_after_vote(page: Page, polls: Polls) -> None:
+    """A poll that shows its results only after the vote: the ballot, the voter count, no bars."""
+    poll = create_poll(polls.base, {
+        "title": "Accessibility: results after the vote", "show_results": "after_vote",
+        "questions": [{"text": "Cats or dogs?", "options": [{"label": "Cats"}, {"label": "Dogs"}]}]})
+    await page.goto(f"/p/{poll.id}")
+    await expect(page.get_by_test_id("ballot-form")).to_be_visible()
+    await expect(page.get_by_test_id("results-after-vote")).to_be_visible()
+    await live_connection(page)
+
+
+async def code_used(page: Page, polls: Polls) -> None:
+    """An access code that was already used: refused before the ballot shows."""
+    code = polls.code()
+    q, o = polls.codes.option(0, 0)
+    call(polls.base, "POST", f"/api/polls/{polls.codes.id}/ballots", {"choices": {q: [o]}, "code": code})
+    await code_entry(page, polls)
+    await page.get_by_role("textbox", name="Access code").fill(code)
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_test_id("code-entry").get_by_test_id("error")).to_contain_text("already used")
+
+
+async def code_revote(page: Page, polls: Polls) -> None:
+    """A used code where revotes are allowed: the ballot, saying it replaces the earlier one."""
+    poll = create_poll(polls.base, {
+        "title": "Accessibility: codes with revotes", "eligibility": "codes", "code_count": 2,
+        "allow_revote": True,
+        "questions": [{"text": "Who chairs?", "options": [{"label": "Ada"}, {"label": "Grace"}]}]})
+    q, o = poll.option(0, 0)
+    call(polls.base, "POST", f"/api/polls/{poll.id}/ballots", {"choices": {q: [o]}, "code": poll.codes[0]})
+    await page.goto(f"/p/{poll.id}#code={poll.codes[0]}")
+    await expect(page.get_by_test_id("revote-replaces")).to_be_visible()
+    await expect(page.get_by_test_id("ballot-form")).to_be_visible()
+
+
+async def code_from_slip(page: Page, polls: Polls) -> None:
+    """The ballot opened from a printed slip's QR code (the code in the fragment)."""
+    await page.goto(f"/p/{polls.codes.id}#code={polls.code()}")
+    await expect(page.get_by_test_id("ballot-form")).to_be_visible()
+    await expect(page.get_by_test_id("using-code")).to_be_visible()
+
+
+async def page_not_found(page: Page, polls: Polls) -> None:
+    """The client's own "page not found" for an unknown path."""
+    await page.goto("/no-such-page")
+    await expect(page.get_by_test_id("page-not-found")).to_be_visible()
+
+
 Scenario = Callable[[Page, Polls], Awaitable[None]]
 SCENARIOS: dict[str, Scenario] = {
     "home": home,
@@ -485,6 +565,15 @@ SCENARIOS: dict[str, Scenario] = {
     "closed-admin": closed_admin,
     "closed-present": closed_present,
     "poll-not-found": not_found,
+    "my-polls": my_polls,
+    "present-slide-2": present_slide_two,
+    "present-results-concealed": present_concealed,
+    "present-deleted": present_deleted,
+    "vote-results-after-vote": vote_results_after_vote,
+    "code-used": code_used,
+    "code-revote": code_revote,
+    "code-from-slip": code_from_slip,
+    "page-not-found": page_not_found,
 }
 
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import copy
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tests.client import Response, eventually
+from tests.client import Response
 from tests.conftest import RunningServer
 
 
@@ -62,15 +61,3 @@ async def db_state(rs: RunningServer) -> tuple[Any, ...]:
     async with storage.reader.execute(sql) as cur:
         row = await cur.fetchone()
     return tuple(row)
-
-
-async def start_of_a_minute() -> None:
-    """Rate limits count per wall-clock minute; keep each burst inside one window."""
-    if 60 - time.time() % 60 > 5:
-        return
-    start = int(time.time() // 60)
-
-    async def next_minute() -> bool:
-        return int(time.time() // 60) != start
-
-    await eventually(next_minute, timeout=10, interval=0.1)

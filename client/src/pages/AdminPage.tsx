@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState, type FormEvent } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, errorText } from '../api';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, errorText } from '../api';
 import { ConfirmDialog } from '../components/Dialog';
 import { keys } from '../queries';
 import { CodesList } from '../components/CodesList';
@@ -95,7 +95,6 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
   const { query, poll, live, tally, notFound, status: liveStatus, deleted: liveDeleted } = usePoll(id, token);
   const queryClient = useQueryClient();
   const { seed } = live;
-  const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [deleted, setDeleted] = useState(false);
@@ -103,6 +102,50 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
   const errorRef = useRef<HTMLDivElement>(null);
   const record = useMemo(() => getOrganizer(id), [id]);
   useDocumentTitle(poll ? `Organize: ${poll.title}` : 'Organizer');
+
+  // Close, reopen, delete, CSV: one mutation at a time; the poll's query data follows the answer.
+  const action = useMutation({
+    mutationFn: async (what: 'close' | 'reopen' | 'delete' | 'csv'): Promise<string | null> => {
+      switch (what) {
+        case 'close':
+        case 'reopen': {
+          const p = what === 'close' ? await api.closePoll(id, token) : await api.reopenPoll(id, token);
+          queryClient.setQueryData(keys.poll(id, token), p);
+          if (p.tally) seed(p.tally, p.status);
+          return what === 'close' ? 'The poll is closed.' : 'The poll is open again.';
+        }
+        case 'delete':
+          await api.deletePoll(id, token);
+          forgetOrganizer(id);
+          setDeleted(true);
+          return null;
+        case 'csv': {
+          const blob = await api.resultsCsv(id, token);
+          const url = URL.createObjectURL(blob);
+          const a = document.createElement('a');
+          a.href = url;
+          a.download = `poll-${id}-results.csv`;
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(url), 10_000);
+          return null;
+        }
+      }
+    },
+    retry: false,
+  });
+  const act = (what: 'close' | 'reopen' | 'delete' | 'csv') => {
+    setError(null);
+    setNotice(null);
+    action.mutate(what, {
+      onSuccess: (msg) => setNotice(msg),
+      onError: (e) => {
+        setError(errorText(e));
+        setTimeout(() => errorRef.current?.focus(), 0);
+      },
+    });
+  };
 
   if (deleted || liveDeleted)
     return (
@@ -121,62 +164,17 @@ function Admin({ id, token, onForget }: { id: string; token: string; onForget: (
   if (notFound) return <NotFoundCard />;
   if (!poll && query.isError) return <LoadFailed error={query.error} onRetry={() => void query.refetch()} />;
   if (!poll) return <Loading />;
-  const setPoll = (p: typeof poll) => queryClient.setQueryData(keys.poll(id, token), p);
 
   const status = liveStatus ?? poll.status;
 
-  const run = async (what: string, fn: () => Promise<void>) => {
-    setBusy(what);
-    setError(null);
-    setNotice(null);
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof ApiError && (e.code === 'forbidden' || e.code === 'admin_required')) {
-        setError(errorText(e));
-      } else {
-        setError(errorText(e));
-      }
-      setTimeout(() => errorRef.current?.focus(), 0);
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  const close = () =>
-    run('close', async () => {
-      const p = await api.closePoll(id, token);
-      setPoll(p);
-      if (p.tally) seed(p.tally, p.status);
-      setNotice('The poll is closed.');
-    });
-  const reopen = () =>
-    run('reopen', async () => {
-      const p = await api.reopenPoll(id, token);
-      setPoll(p);
-      if (p.tally) seed(p.tally, p.status);
-      setNotice('The poll is open again.');
-    });
+  const busy = action.isPending ? action.variables : null;
+  const close = () => act('close');
+  const reopen = () => act('reopen');
   const remove = () => {
     setConfirm(null);
-    void run('delete', async () => {
-      await api.deletePoll(id, token);
-      forgetOrganizer(id);
-      setDeleted(true);
-    });
+    act('delete');
   };
-  const downloadCsv = () =>
-    run('csv', async () => {
-      const blob = await api.resultsCsv(id, token);
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `poll-${id}-results.csv`;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    });
+  const downloadCsv = () => act('csv');
 
   return (
     <main id="main" className="page page-admin">

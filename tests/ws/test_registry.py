@@ -213,3 +213,74 @@ async def test_a_crowd_subscribing_costs_few_reads_and_all_converge(tmp_path: Pa
         for s in subs:
             await s.close()
         await storage.close()
+
+
+class PairedBroker(InProcessBroker):
+    """Two of these relay to each other as Redis would: tallies and status, not "changed"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peer: "PairedBroker | None" = None
+        self.relayed: list[dict[str, Any]] = []
+
+    @property
+    def relays_tallies(self) -> bool:
+        return True
+
+    async def publish(self, poll_id: str, event: dict[str, Any]) -> None:
+        self._deliver(poll_id, event)
+        if event.get("type") != "changed":
+            self.relay(poll_id, event)
+
+    def relay(self, poll_id: str, event: dict[str, Any]) -> None:
+        self.relayed.append(event)
+        peer = self.peer
+        if peer is not None:
+            asyncio.get_running_loop().call_soon(peer._deliver, poll_id, dict(event))
+
+
+async def test_the_relay_carries_counts_so_watchers_elsewhere_do_not_read(tmp_path: Path) -> None:
+    # Two backends on one database: the writer's storage and the watcher's (counted).
+    db = str(tmp_path / "relay.sqlite3")
+    storage = CountingStorage(db)
+    await storage.open()
+    writer_storage = SQLiteStorage(db)
+    await writer_storage.open()
+    writer_broker, watcher_broker = PairedBroker(), PairedBroker()
+    writer_broker.peer, watcher_broker.peer = watcher_broker, writer_broker
+    writer = Registry(writer_storage, writer_broker, 0.02, 20, Metrics())  # nobody watches here
+    watcher = Registry(storage, watcher_broker, 0.02, 20, Metrics())
+    sub = FakeSubscriber()
+
+    async def watcher_idle() -> bool:
+        task = watcher.feeds[poll.id].task
+        return task is None or task.done()
+
+    try:
+        poll, _ = await contract.make_poll(writer_storage)
+        await watcher.subscribe(sub, poll.id, None)
+        await eventually(watcher_idle)
+        reads_after_subscribe = storage.tally_reads
+        for i in range(1, 6):
+            await contract.cast(writer_storage, poll, f"v:{i}", {"q1": ["o1"]})
+            await writer_broker.publish(poll.id, {"type": "changed"})  # what the service does
+        await eventually(lambda: _has(sub, lambda f: f["type"] == "tally" and f["total"] == 5))
+        # The writer read the tally and relayed it; the watcher sent it on without a read.
+        assert storage.tally_reads == reads_after_subscribe
+        assert writer_broker.relayed and all(e["type"] == "tally" for e in writer_broker.relayed)
+        last = [f for f in sub.sent if f["type"] == "tally"][-1]
+        assert last["seq"] == 5 and last["questions"][0]["counts"]["o1"] == 5
+        seqs = [f["seq"] for f in sub.sent if f["type"] in ("snapshot", "tally")]
+        assert seqs == sorted(set(seqs))
+        reads = storage.tally_reads
+        # A relayed tally the watcher already has (an older or equal seq) sends nothing.
+        watcher.on_event(poll.id, {"type": "tally", "seq": 3, "status": "open", "total": 3,
+                                   "counts": {"o1": 3}})
+        await eventually(watcher_idle)
+        assert [f["seq"] for f in sub.sent][-1] == 5 and storage.tally_reads == reads
+    finally:
+        await writer.close()
+        await watcher.close()
+        await sub.close()
+        await writer_storage.close()
+        await storage.close()

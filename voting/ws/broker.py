@@ -29,6 +29,14 @@ class Broker(abc.ABC):
     def connected(self) -> bool:
         return True
 
+    @property
+    def relays_tallies(self) -> bool:
+        """Other processes get tallies through relay(): a local change must be read and relayed."""
+        return False
+
+    def relay(self, poll_id: str, event: dict[str, Any]) -> None:
+        """Send an event to the other processes only (a tally read after a local change)."""
+
     async def start(self) -> None:
         """Start background work (the Redis subscriber task)."""
 

@@ -3,7 +3,10 @@
 One subscriber task per process holds one pub/sub connection, subscribed to a
 control channel and to the channel of each poll that has local subscribers.
 Publishing goes through a queue drained by one publisher task, so a ballot never
-waits on Redis, and a burst of "changed" events for one poll goes out once.
+waits on Redis. The relay carries counts, not change notices: a ballot's
+"changed" event stays in its backend, whose registry reads the poll's tally (at
+most once per interval) and relays it, so the other backends send it on without
+reading the database; a burst of tallies for one poll goes out as the newest.
 When Redis is unreachable, ballots go on; the registry polls tallies instead,
 and after the reconnect every watched poll is re-read (a fresh snapshot).
 """
@@ -63,6 +66,10 @@ class RedisBroker(Broker):
         return f"{self.prefix}:control"
 
     @property
+    def relays_tallies(self) -> bool:
+        return True
+
+    @property
     def connected(self) -> bool:
         return self._connected and time.monotonic() - self._last_heard < STALE_AFTER
 
@@ -95,6 +102,10 @@ class RedisBroker(Broker):
     # --- publishing ------------------------------------------------------
     async def publish(self, poll_id: str, event: dict[str, Any]) -> None:
         self._deliver(poll_id, event)
+        if event.get("type") != "changed":  # the registry relays the tally it reads instead
+            self._outgoing.put_nowait((poll_id, event))
+
+    def relay(self, poll_id: str, event: dict[str, Any]) -> None:
         self._outgoing.put_nowait((poll_id, event))
 
     async def _publisher(self) -> None:
@@ -104,15 +115,22 @@ class RedisBroker(Broker):
                 batch.append(self._outgoing.get_nowait())
             if not self._connected:
                 continue  # the others are polling; nothing to repair later
-            sent: set[str] = set()
-            messages = []
-            for poll_id, event in batch:
-                if event.get("type") == "changed":
-                    if poll_id in sent:
-                        continue
-                    sent.add(poll_id)
-                messages.append((self.channel(poll_id), json.dumps(
-                    {"o": self.origin, "t": time.time(), "p": poll_id, "e": event})))
+            # Per poll one "changed" and only the newest tally; other events all, in order.
+            newest: dict[tuple[str, str], int] = {}
+            for i, (poll_id, event) in enumerate(batch):
+                kind = event.get("type")
+                if kind in ("changed", "tally"):
+                    key = (poll_id, str(kind))
+                    j = newest.get(key)
+                    if j is None or kind == "changed" or \
+                            int(event.get("seq", 0)) >= int(batch[j][1].get("seq", 0)):
+                        newest[key] = i
+            keep = set(newest.values())
+            now = time.time()
+            messages = [(self.channel(poll_id), json.dumps(
+                {"o": self.origin, "t": now, "p": poll_id, "e": event}))
+                for i, (poll_id, event) in enumerate(batch)
+                if event.get("type") not in ("changed", "tally") or i in keep]
             try:
                 assert self._client is not None
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -224,4 +242,6 @@ class RedisBroker(Broker):
         if self.metrics is not None and isinstance(msg.get("t"), (int, float)):
             self.metrics.relay_delay.observe(max(0.0, time.time() - msg["t"]))
         if isinstance(poll_id, str) and isinstance(event, dict):
+            if event.get("type") == "changed":
+                event["local"] = False  # read it here: its writer could not relay the counts
             self._deliver(poll_id, event)

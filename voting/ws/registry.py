@@ -5,6 +5,11 @@ however many sockets listen; each socket gets a frame only when the seq it last
 saw is lower, so seq strictly grows on every connection. A broadcast encodes its
 frame once and writes the same bytes to every socket that keeps up.
 
+Between backends the relay carries the counts: the backend that wrote a ballot
+reads its poll's tally (once per interval, however many ballots) and publishes
+it; the others send it on without reading the database themselves. While the
+relay is down every backend reads for itself (the watchdog below).
+
 The interval in force is `tally_interval`, lengthened (up to `max_interval`,
 DESIGN §5) while sending tallies takes more than half of this process's time:
 an audience too large for the pace gets fresher frames less often instead of a
@@ -54,10 +59,20 @@ class Subscription:
 
 
 @dataclass
+class RelayOnly:
+    """A poll written here that nobody here watches: its tally is read only to relay it."""
+    dirty: bool = True
+    last_read: float = 0.0
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
 class PollFeed:
     poll: Poll
     subs: dict[int, Subscription] = field(default_factory=dict)
-    dirty: bool = False
+    dirty: bool = False  # changed: the next flush reads the tally
+    local: bool = False  # ... and the change was written here: the read is relayed
+    fresh: bool = False  # a newer tally came through the relay: send it, no read
     resync: bool = False  # the relay was down: the next frame is a fresh snapshot
     task: asyncio.Task[None] | None = None
     last_read: float = 0.0
@@ -130,6 +145,7 @@ class Registry:
         self.max_subscriptions = max_subscriptions
         self.metrics = metrics
         self.feeds: dict[str, PollFeed] = {}
+        self._relay_only: dict[str, RelayOnly] = {}
         self._by_subscriber: dict[int, set[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         broker.set_listener(self)
@@ -145,6 +161,7 @@ class Registry:
 
     async def close(self) -> None:
         tasks = [f.task for f in self.feeds.values() if f.task is not None]
+        tasks += [r.task for r in self._relay_only.values() if r.task is not None]
         if self._watchdog is not None:
             tasks.append(self._watchdog)
         for t in tasks:
@@ -230,10 +247,20 @@ class Registry:
 
     # --- events ----------------------------------------------------------
     def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
+        kind = event.get("type")
         feed = self.feeds.get(poll_id)
+        if kind == "tally":  # counts relayed by the backend that wrote them
+            if feed is not None:
+                self._relayed_tally(poll_id, feed, event)
+            return
+        if kind == "changed" and event.get("local", True) and self.broker.relays_tallies:
+            # Written here: whoever watches elsewhere gets the counts from us.
+            if feed is not None:
+                feed.local = True
+            else:
+                self._relay_later(poll_id)
         if feed is None:
             return
-        kind = event.get("type")
         if kind == "deleted":
             frame = dumps({"type": "deleted", "poll": poll_id})
             for key, s in list(feed.subs.items()):
@@ -256,33 +283,93 @@ class Registry:
             feed.resync = True
             self._mark_dirty(poll_id)
 
+    def _relayed_tally(self, poll_id: str, feed: PollFeed, event: dict[str, Any]) -> None:
+        try:
+            tally = Tally(poll_id, int(event["seq"]), str(event["status"]), int(event["total"]),
+                          {str(k): int(v) for k, v in dict(event["counts"]).items()})
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignoring a malformed relayed tally for %s", poll_id)
+            return
+        if feed.last_tally is not None and tally.seq <= feed.last_tally.seq:
+            return  # we have read or heard this one already
+        feed.remember(tally)
+        feed.fresh = True
+        self._schedule(poll_id, feed)
+
+    def _relay_later(self, poll_id: str) -> None:
+        state = self._relay_only.get(poll_id)
+        if state is None:
+            state = self._relay_only[poll_id] = RelayOnly()
+        state.dirty = True
+        if state.task is None or state.task.done():
+            state.task = asyncio.get_running_loop().create_task(self._relay_flush(poll_id, state))
+
+    async def _relay_flush(self, poll_id: str, state: RelayOnly) -> None:
+        try:
+            while state.dirty:
+                wait = state.last_read + self.interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if poll_id in self.feeds:  # someone here subscribed meanwhile: the feed relays
+                    self.feeds[poll_id].local = True
+                    self._mark_dirty(poll_id)
+                    return
+                state.dirty = False
+                state.last_read = time.monotonic()
+                try:
+                    tally = await self.storage.get_tally(poll_id, fresh=True)
+                except Exception as exc:  # then the others read for themselves
+                    log.warning("tally read for %s failed: %s", poll_id, exc)
+                    self.broker.relay(poll_id, {"type": "changed"})
+                    return
+                if tally is not None:
+                    self._relay(tally)
+        finally:
+            if self._relay_only.get(poll_id) is state and not state.dirty:
+                del self._relay_only[poll_id]
+
+    def _relay(self, tally: Tally) -> None:
+        self.broker.relay(tally.poll_id, {"type": "tally", "seq": tally.seq, "status": tally.status,
+                                          "total": tally.total, "counts": tally.counts})
+
     def _mark_dirty(self, poll_id: str) -> None:
         feed = self.feeds.get(poll_id)
         if feed is None:
             return
         feed.dirty = True
+        self._schedule(poll_id, feed)
+
+    def _schedule(self, poll_id: str, feed: PollFeed) -> None:
         if feed.task is None or feed.task.done():
             feed.task = asyncio.get_running_loop().create_task(self._flush(poll_id, feed))
 
     async def _flush(self, poll_id: str, feed: PollFeed) -> None:
-        while feed.dirty and self.feeds.get(poll_id) is feed:
+        while (feed.dirty or feed.fresh) and self.feeds.get(poll_id) is feed:
             wait = feed.last_read + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            feed.dirty = False
             feed.last_read = time.monotonic()
+            if not feed.dirty:  # only relayed news: send the newest tally heard
+                feed.fresh = False
+                if feed.last_tally is not None:
+                    self._send_tally(feed, feed.last_tally)
+                continue
+            relay, feed.dirty, feed.local, feed.fresh = feed.local, False, False, False
             try:
                 tally = await self.storage.get_tally(poll_id, fresh=True)
             except Exception as exc:  # storage down: keep the poll dirty and try again shortly
                 log.warning("tally read for %s failed: %s", poll_id, exc)
                 feed.dirty = True
+                feed.local = feed.local or relay
                 await asyncio.sleep(1.0)
                 continue
             if tally is None:
                 self.on_event(poll_id, {"type": "deleted"})
                 return
             feed.remember(tally)
-            self._send_tally(feed, tally)
+            if relay:
+                self._relay(tally)
+            self._send_tally(feed, feed.last_tally or tally)
 
     def _send_tally(self, feed: PollFeed, tally: Tally) -> None:
         started = time.perf_counter()

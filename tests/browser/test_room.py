@@ -329,6 +329,9 @@ async def test_my_polls_lists_what_this_browser_created(base: str, browser: Brow
         await page.locator(f'[data-testid="my-poll"][data-poll="{first}"]').get_by_role(
             "link", name=re.compile("^Organize")).click()
         await expect(page).to_have_url(f"{base}/p/{first}/admin")
+        for size in SIZES:
+            await page.set_viewport_size(SIZES[size])
+            await page.screenshot(path=str(shots / f"admin-{size}.png"), full_page=True)
         admin_link = page.get_by_test_id("admin-link")
         await expect(admin_link).to_have_attribute("href", re.compile(rf"/p/{first}/admin#token=.+"))
         await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
@@ -342,7 +345,10 @@ async def test_my_polls_lists_what_this_browser_created(base: str, browser: Brow
         await page.get_by_role("button", name="Delete poll").click()
         dialog = page.get_by_role("dialog", name="Delete this poll?")
         await expect(dialog).to_be_visible()
-        await page.screenshot(path=str(shots / "admin-delete-dialog-1280x720.png"))
+        await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+        for size in ("1920x1080", "1280x720"):
+            await page.set_viewport_size(SIZES[size])
+            await page.screenshot(path=str(shots / f"admin-delete-dialog-{size}.png"))
         await dialog.get_by_role("button", name="Cancel").click()
         await expect(dialog).to_be_hidden()
         assert call(base, "GET", f"/api/polls/{first}")[0] == 200

@@ -63,15 +63,20 @@ function TokenForm({ id, onToken }: { id: string; onToken: (t: string) => void }
           <label htmlFor="admin-token" className="field-label">
             Organizer link or token
           </label>
-          <input
-            id="admin-token"
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-            autoComplete="off"
-            spellCheck={false}
-            aria-invalid={!!err}
-            aria-describedby={err ? 'admin-token-err' : undefined}
-          />
+          <div className="input-row">
+            <input
+              id="admin-token"
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={!!err}
+              aria-describedby={err ? 'admin-token-err' : undefined}
+            />
+            <button type="submit" className="btn btn-primary">
+              Continue
+            </button>
+          </div>
           {err && (
             <p className="field-error" id="admin-token-err">
               {err}
@@ -79,9 +84,6 @@ function TokenForm({ id, onToken }: { id: string; onToken: (t: string) => void }
           )}
         </div>
         <p className="actions">
-          <button type="submit" className="btn btn-primary">
-            Continue
-          </button>
           <Link href={`/p/${id}`} className="btn">
             Go to the vote page
           </Link>

@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from voting.errors import ApiError
 
@@ -21,7 +21,10 @@ CODE_COUNT_MAX = 10000
 
 POLL_FIELDS = {"title", "description", "results", "show_results", "allow_revote", "eligibility",
                "code_count", "visibility", "closes_at", "questions"}
-QUESTION_FIELDS = {"text", "kind", "min_choices", "max_choices", "options"}
+QUESTION_FIELDS = {"text", "kind", "min_choices", "max_choices", "options", "scale_min", "scale_max",
+                   "min_label", "max_label"}
+KINDS = ("single", "multiple", "ranked", "scale")
+SCALE_LOWEST, SCALE_HIGHEST = 0, 10
 OPTION_FIELDS = {"label"}
 BALLOT_FIELDS = {"choices", "code"}
 
@@ -30,20 +33,180 @@ BALLOT_FIELDS = {"choices", "code"}
 class Question:
     id: str
     text: str
-    kind: str
+    kind: str  # single | multiple | ranked | scale
     min_choices: int
     max_choices: int
-    options: list[dict[str, str]]  # [{"id", "label"}]
+    options: list[dict[str, str]]  # [{"id", "label"}]; for scale one per point, label = the number
+    scale_min: int | None = None  # scale only
+    scale_max: int | None = None
+    min_label: str | None = None
+    max_label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "text": self.text, "kind": self.kind,
-                "min_choices": self.min_choices, "max_choices": self.max_choices,
-                "options": [dict(o) for o in self.options]}
+        out: dict[str, Any] = {"id": self.id, "text": self.text, "kind": self.kind,
+                               "min_choices": self.min_choices, "max_choices": self.max_choices,
+                               "options": [dict(o) for o in self.options]}
+        if self.kind == "scale":
+            out.update(scale_min=self.scale_min, scale_max=self.scale_max,
+                       min_label=self.min_label, max_label=self.max_label)
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Question":
         return cls(d["id"], d["text"], d["kind"], d["min_choices"], d["max_choices"],
-                   [dict(o) for o in d["options"]])
+                   [dict(o) for o in d["options"]], d.get("scale_min"), d.get("scale_max"),
+                   d.get("min_label"), d.get("max_label"))
+
+    def option_ids(self) -> list[str]:
+        return [o["id"] for o in self.options]
+
+    def point_values(self) -> dict[str, int]:
+        """Scale: option id -> the point it stands for."""
+        lo = self.scale_min or 0
+        return {o["id"]: lo + i for i, o in enumerate(self.options)}
+
+
+@dataclass
+class Round:
+    """One round of an instant-runoff count: the options still in the race with their
+    ballots, the option eliminated after it (none in the last round) and the ballots
+    that rank no option still in the race."""
+    counts: dict[str, int]
+    eliminated: list[str]
+    exhausted: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "eliminated": list(self.eliminated),
+                "exhausted": self.exhausted}
+
+
+@dataclass
+class Runoff:
+    rounds: list[Round]
+    winner: str | None
+
+
+def instant_runoff(options: list[str], ballots: Iterable[tuple[Sequence[str], int]],
+                   total: int) -> Runoff:
+    """DESIGN §3's instant-runoff count over aggregated rankings (ranking -> ballots).
+
+    `options` in listing order; `total` counts every ballot of the poll, so ballots that
+    rank nothing are exhausted from the first round. Each round counts every ballot for
+    its highest-ranked option still in the race; an option with more than half of the
+    ballots not exhausted wins; else the one with the fewest is eliminated (ties: fewer in
+    the latest earlier round where the tied options differed, else the one listed last).
+    Ballots wait in a pile per option, so each ranking is looked at once per step it moves
+    down: the whole count is linear in the size of the rankings."""
+    in_race = {o: 0 for o in options}  # option -> ballots in its pile
+    piles: dict[str, list[tuple[Sequence[str], int, int]]] = {o: [] for o in options}
+    placed = 0
+
+    def place(ranking: Sequence[str], n: int, start: int) -> int:
+        for i in range(start, len(ranking)):
+            o = ranking[i]
+            if o in in_race:
+                piles[o].append((ranking, n, i))
+                in_race[o] += n
+                return n
+        return 0
+
+    for ranking, n in ballots:
+        if n:
+            placed += place(ranking, n, 0)
+    exhausted = total - placed
+    rounds: list[Round] = []
+    while True:
+        counts = {o: in_race[o] for o in options if o in in_race}
+        active = total - exhausted
+        winner = next((o for o, n in counts.items() if 2 * n > active), None) if active > 0 \
+            else None
+        if winner is not None or active <= 0 or len(counts) <= 1:
+            rounds.append(Round(counts, [], exhausted))
+            return Runoff(rounds, winner)
+        low = min(counts.values())
+        tied = [o for o, n in counts.items() if n == low]
+        for earlier in reversed(rounds):
+            if len(tied) == 1:
+                break
+            least = min(earlier.counts[o] for o in tied)
+            if any(earlier.counts[o] != least for o in tied):
+                tied = [o for o in tied if earlier.counts[o] == least]
+        loser = tied[-1]  # tied still in listing order: the one listed last
+        rounds.append(Round(counts, [loser], exhausted))
+        del in_race[loser]
+        for ranking, n, i in piles.pop(loser):
+            exhausted += n - place(ranking, n, i + 1)
+
+
+def scale_stats(q: Question, counts: dict[str, int]) -> tuple[float | None, float | None]:
+    """Mean and median of a scale question's points (None with no votes)."""
+    points = sorted((v, int(counts.get(o, 0))) for o, v in q.point_values().items())
+    n = sum(c for _, c in points)
+    if n <= 0:
+        return None, None
+    mean = sum(v * c for v, c in points) / n
+
+    def nth(k: int) -> int:  # the k-th smallest point (0-based)
+        seen = 0
+        for v, c in points:
+            seen += c
+            if k < seen:
+                return v
+        return points[-1][0]
+    median = (nth((n - 1) // 2) + nth(n // 2)) / 2
+    return mean, median
+
+
+class Rankings:
+    """The ranked questions' ballots, identical rankings aggregated:
+    question id -> {ranking (option ids, most preferred first): ballots}. Empty rankings
+    are not kept (they are the ballots exhausted from the first round). The runoff of a
+    question is computed once per Rankings and total."""
+
+    def __init__(self, by_question: dict[str, dict[tuple[str, ...], int]] | None = None) -> None:
+        self.by_question = by_question or {}
+        self._runoffs: dict[tuple[str, int], Runoff] = {}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, int]]) -> "Rankings":
+        """(question_id, ranking key, ballots) rows."""
+        out: dict[str, dict[tuple[str, ...], int]] = {}
+        for qid, key, n in rows:
+            if int(n):
+                ranking = ranking_from_key(key)
+                per = out.setdefault(qid, {})
+                per[ranking] = per.get(ranking, 0) + int(n)
+        return cls(out)
+
+    def runoff(self, q: Question, total: int) -> Runoff:
+        memo = self._runoffs.get((q.id, total))
+        if memo is None:
+            memo = instant_runoff(q.option_ids(), self.by_question.get(q.id, {}).items(), total)
+            self._runoffs[(q.id, total)] = memo
+        return memo
+
+    def to_json(self) -> dict[str, list[list[Any]]]:
+        return {qid: [[ranking_key(r), n] for r, n in per.items()]
+                for qid, per in self.by_question.items()}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rankings):
+            return NotImplemented
+        def norm(r: "Rankings") -> dict[str, dict[tuple[str, ...], int]]:
+            return {q: {k: n for k, n in per.items() if n} for q, per in r.by_question.items()
+                    if any(per.values())}
+        return norm(self) == norm(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def ranking_key(ranking: Sequence[str]) -> str:
+    """How a ranking is stored: its option ids, most preferred first, joined by commas."""
+    return ",".join(ranking)
+
+
+def ranking_from_key(key: str) -> tuple[str, ...]:
+    return tuple(key.split(",")) if key else ()
 
 
 @dataclass
@@ -94,20 +257,50 @@ class Poll:
 
 @dataclass
 class Tally:
-    """A consistent reading of one poll's counters."""
+    """A consistent reading of one poll's counters (for ranked questions the counts are
+    first preferences, and `rankings` holds what the runoff needs)."""
     poll_id: str
     seq: int
     status: str
     total: int
     counts: dict[str, int] = field(default_factory=dict)  # option_id -> n
+    rankings: Rankings | None = None  # None: not read (a ranked question then has no rounds)
+
+    def question_json(self, q: Question) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": q.id, "counts": {o["id"]: int(self.counts.get(o["id"], 0)) for o in q.options}}
+        if q.kind == "ranked" and self.rankings is not None:
+            runoff = self.rankings.runoff(q, self.total)
+            out["rounds"] = [r.to_json() for r in runoff.rounds]
+            out["winner"] = runoff.winner
+        elif q.kind == "scale":
+            out["mean"], out["median"] = scale_stats(q, self.counts)
+        return out
 
     def to_json(self, poll: Poll, with_counts: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": self.seq, "total": self.total}
         if with_counts:
-            out["questions"] = [
-                {"id": q.id, "counts": {o["id"]: int(self.counts.get(o["id"], 0)) for o in q.options}}
-                for q in poll.questions]
+            out["questions"] = [self.question_json(q) for q in poll.questions]
         return out
+
+    def relay_json(self) -> dict[str, Any]:
+        """Everything a tally frame is built from, for another process (see from_relay)."""
+        out: dict[str, Any] = {"seq": self.seq, "status": self.status, "total": self.total,
+                               "counts": dict(self.counts)}
+        if self.rankings is not None:
+            out["rankings"] = self.rankings.to_json()
+        return out
+
+    @classmethod
+    def from_relay(cls, poll_id: str, d: dict[str, Any]) -> "Tally":
+        """The inverse of relay_json; KeyError, TypeError or ValueError when malformed."""
+        rankings = None
+        if d.get("rankings") is not None:
+            rankings = Rankings.from_rows(
+                (str(qid), str(key), int(n)) for qid, rows in dict(d["rankings"]).items()
+                for key, n in rows)
+        return cls(poll_id, int(d["seq"]), str(d["status"]), int(d["total"]),
+                   {str(k): int(v) for k, v in dict(d["counts"]).items()}, rankings)
 
 
 def status_at(stored: str, closes_at: int | None, now: int) -> str:
@@ -281,46 +474,86 @@ def validate_poll(body: Any, poll_id: str, now: int) -> Poll:
         kind = q.get("kind")
         if kind is None:
             kind = "single"
-        if kind not in ("single", "multiple"):
-            raise _invalid(f"{where}kind must be single or multiple.")
-        options_in = q.get("options")
-        if not isinstance(options_in, list):
-            raise _invalid(f"{where}options must be an array.")
-        if not OPTIONS_MIN <= len(options_in) <= OPTIONS_MAX:
-            raise _invalid(f"{where}options must have {OPTIONS_MIN} to {OPTIONS_MAX} entries.")
-        options: list[dict[str, str]] = []
-        seen: set[str] = set()
-        for oi, o in enumerate(options_in):
-            owhere = f"{where}options[{oi}]."
-            if not isinstance(o, dict):
-                raise _invalid(f"{where}options[{oi}] must be an object.")
-            _check_unknown(o, OPTION_FIELDS, f"{where}options[{oi}]")
-            label = _text(o, "label", owhere, 1, LABEL_MAX)
-            # Labels that look the same are the same; "Yes" and "yes" are two labels.
-            norm = visible_key(label)
-            if norm in seen:
-                raise _invalid(f"{where}options: the label {label!r} appears twice.")
-            seen.add(norm)
-            options.append({"id": f"o{next_option}", "label": label})
-            next_option += 1
-        n = len(options)
-        if kind == "single":
-            for key in ("min_choices", "max_choices"):
-                if q.get(key) is not None and _int(q[key], where + key) != 1:
-                    raise _invalid(f"{where}{key} must be 1 for a single-choice question.")
-            lo, hi = 1, 1
-        else:
-            lo = _int(q["min_choices"], where + "min_choices") if q.get("min_choices") is not None else 1
-            hi = _int(q["max_choices"], where + "max_choices") if q.get("max_choices") is not None else n
-            if not 0 <= lo <= hi <= n:
-                raise _invalid(f"{where}choices must satisfy 0 <= min_choices <= max_choices <= "
-                               f"number of options ({n}).")
-        questions.append(Question(f"q{qi}", text, kind, lo, hi, options))
+        if kind not in KINDS:
+            raise _invalid(f"{where}kind must be one of {', '.join(KINDS)}.")
+        question, next_option = _question(q, f"q{qi}", text, kind, where, next_option)
+        questions.append(question)
     return Poll(id=poll_id, title=title, description=description, results=results,
                 show_results=show_results,
                 allow_revote=allow_revote, eligibility=eligibility, visibility=visibility,
                 questions=questions, closes_at=closes_ms, created_at=now,
                 code_count=code_count if eligibility == "codes" else None)
+
+
+def _labels(q: dict[str, Any], where: str, next_option: int) -> tuple[list[dict[str, str]], int]:
+    """The options of a question as given: labels checked, ids numbered across the poll."""
+    options_in = q.get("options")
+    if not isinstance(options_in, list):
+        raise _invalid(f"{where}options must be an array.")
+    if not OPTIONS_MIN <= len(options_in) <= OPTIONS_MAX:
+        raise _invalid(f"{where}options must have {OPTIONS_MIN} to {OPTIONS_MAX} entries.")
+    options: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for oi, o in enumerate(options_in):
+        owhere = f"{where}options[{oi}]."
+        if not isinstance(o, dict):
+            raise _invalid(f"{where}options[{oi}] must be an object.")
+        _check_unknown(o, OPTION_FIELDS, f"{where}options[{oi}]")
+        label = _text(o, "label", owhere, 1, LABEL_MAX)
+        # Labels that look the same are the same; "Yes" and "yes" are two labels.
+        norm = visible_key(label)
+        if norm in seen:
+            raise _invalid(f"{where}options: the label {label!r} appears twice.")
+        seen.add(norm)
+        options.append({"id": f"o{next_option}", "label": label})
+        next_option += 1
+    return options, next_option
+
+
+def _question(q: dict[str, Any], qid: str, text: str, kind: str, where: str,
+              next_option: int) -> tuple[Question, int]:
+    """The kind-specific part of a question (DESIGN §3); returns it and the next option number."""
+    if kind != "scale":
+        for key in ("scale_min", "scale_max", "min_label", "max_label"):
+            if q.get(key) is not None:
+                raise _invalid(f"{where}{key} is only allowed in a scale question.")
+    if kind == "scale":
+        if q.get("options") is not None:
+            raise _invalid(f"{where}options are made by the server for a scale question "
+                           "(one per point); send scale_min and scale_max instead.")
+        for key in ("min_choices", "max_choices"):
+            if q.get(key) is not None and _int(q[key], where + key) != 1:
+                raise _invalid(f"{where}{key} must be 1 for a scale question.")
+        if q.get("scale_min") is None or q.get("scale_max") is None:
+            raise _invalid(f"{where}scale_min and scale_max are required in a scale question.")
+        lo_point = _int(q["scale_min"], where + "scale_min")
+        hi_point = _int(q["scale_max"], where + "scale_max")
+        if not SCALE_LOWEST <= lo_point < hi_point <= SCALE_HIGHEST:
+            raise _invalid(f"{where}scale must satisfy {SCALE_LOWEST} <= scale_min < scale_max "
+                           f"<= {SCALE_HIGHEST}.")
+        end_labels = [_text(q, key, where, 0, LABEL_MAX, default="") or None
+                      for key in ("min_label", "max_label")]
+        options = [{"id": f"o{next_option + i}", "label": str(point)}
+                   for i, point in enumerate(range(lo_point, hi_point + 1))]
+        return Question(qid, text, kind, 1, 1, options, lo_point, hi_point, *end_labels), \
+            next_option + len(options)
+    options, next_option = _labels(q, where, next_option)
+    n = len(options)
+    if kind == "single":
+        for key in ("min_choices", "max_choices"):
+            if q.get(key) is not None and _int(q[key], where + key) != 1:
+                raise _invalid(f"{where}{key} must be 1 for a single-choice question.")
+        return Question(qid, text, kind, 1, 1, options), next_option
+    lo = _int(q["min_choices"], where + "min_choices") if q.get("min_choices") is not None else 1
+    hi = _int(q["max_choices"], where + "max_choices") if q.get("max_choices") is not None else n
+    if kind == "ranked":
+        if not 0 <= lo <= hi <= n or hi < 1:
+            raise _invalid(f"{where}ranks must satisfy 0 <= min_choices <= max_choices <= "
+                           f"number of options ({n}), and max_choices >= 1.")
+    elif not 0 <= lo <= hi <= n:
+        raise _invalid(f"{where}choices must satisfy 0 <= min_choices <= max_choices <= "
+                       f"number of options ({n}).")
+    return Question(qid, text, kind, lo, hi, options), next_option
 
 
 def _bad_ballot(message: str) -> ApiError:
@@ -363,7 +596,8 @@ def validate_choices(poll: Poll, choices: dict[str, list[str]]) -> dict[str, lis
         picked = choices.get(q.id, [])
         valid = {o["id"] for o in q.options}
         if len(set(picked)) != len(picked):
-            raise _bad_ballot(f"Question {q.id!r}: an option is chosen twice.")
+            raise _bad_ballot(f"Question {q.id!r}: an option is chosen twice."
+                              if q.kind != "ranked" else f"Question {q.id!r}: an option is ranked twice.")
         for p in picked:
             if p not in valid:
                 raise _bad_ballot(f"Question {q.id!r}: {p!r} is not one of its options.")
@@ -372,22 +606,38 @@ def validate_choices(poll: Poll, choices: dict[str, list[str]]) -> dict[str, lis
                 need = f"exactly {q.min_choices}"
             else:
                 need = f"{q.min_choices} to {q.max_choices}"
-            raise _bad_ballot(f"Question {q.id!r} needs {need} choice(s), got {len(picked)}.")
-        order = [o["id"] for o in q.options]
-        out[q.id] = sorted(picked, key=order.index)
+            what = "rank(s)" if q.kind == "ranked" else "choice(s)"
+            raise _bad_ballot(f"Question {q.id!r} needs {need} {what}, got {len(picked)}.")
+        if q.kind == "ranked":
+            out[q.id] = list(picked)  # the voter's order is the ballot
+        else:
+            order = [o["id"] for o in q.options]
+            out[q.id] = sorted(picked, key=order.index)
     return out
 
 
-def counts_delta(old: dict[str, list[str]] | None, new: dict[str, list[str]]) -> dict[str, int]:
-    """Per-option change of the counters when `old` is replaced by `new`."""
-    delta: dict[str, int] = {}
-    for picks in new.values():
-        for o in picks:
-            delta[o] = delta.get(o, 0) + 1
-    for picks in (old or {}).values():
-        for o in picks:
-            delta[o] = delta.get(o, 0) - 1
-    return {k: v for k, v in delta.items() if v}
+def ballot_counts(poll: Poll, choices: dict[str, list[str]]) -> dict[str, int]:
+    """The counters a ballot adds to: each chosen option (for ranked: only the first)."""
+    out: dict[str, int] = {}
+    for q in poll.questions:
+        picks = choices.get(q.id, [])
+        for o in picks[:1] if q.kind == "ranked" else picks:
+            out[o] = out.get(o, 0) + 1
+    return out
+
+
+def ballot_rankings(poll: Poll, choices: dict[str, list[str]]) -> dict[tuple[str, str], int]:
+    """The aggregated rankings a ballot adds to: (question id, ranking key) -> 1."""
+    return {(q.id, ranking_key(choices[q.id])): 1 for q in poll.questions
+            if q.kind == "ranked" and choices.get(q.id)}
+
+
+def delta(new: dict[Any, int], old: dict[Any, int] | None) -> dict[Any, int]:
+    """The change of counters when `old` is replaced by `new` (zeros dropped)."""
+    out = dict(new)
+    for k, n in (old or {}).items():
+        out[k] = out.get(k, 0) - n
+    return {k: n for k, n in out.items() if n}
 
 
 def results_visible(poll: Poll, is_admin: bool, status: str | None = None) -> bool:

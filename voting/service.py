@@ -282,7 +282,7 @@ class PollService:
                                                "receipt": receipt}}, ensure_ascii=False)
         try:
             result = await self.storage.cast_ballot(
-                poll_id, voter_key, choices, receipt, random.randrange(self.counter_slots),
+                poll, voter_key, choices, receipt, random.randrange(self.counter_slots),
                 c_hash, idem, now)
         except (IdempotencyConflict, AlreadyVoted, CodeUsed) as exc:
             if idem is not None:

@@ -124,7 +124,7 @@ CASES: list[Case] = [
     # --- wrong types, question and option level -----------------------------
     create("question-string", poll_body(questions=["Where?"])),
     create("question-text-number", poll_body(questions=[q(text=5)])),
-    create("question-kind-unknown", poll_body(questions=[q(kind="ranked")])),
+    create("question-kind-unknown", poll_body(questions=[q(kind="plurality")])),
     create("question-kind-number", poll_body(questions=[q(kind=1)])),
     create("question-min-string", poll_body(questions=[q(kind="multiple", min_choices="1")])),
     create("question-max-float", poll_body(questions=[q(kind="multiple", max_choices=1.5)])),

@@ -48,7 +48,7 @@ async def cast(storage: Storage, poll: Poll, voter: str, choices: dict[str, list
                now: int | None = None) -> Any:
     full = domain.validate_choices(poll, choices)
     return await storage.cast_ballot(
-        poll.id, voter, full, new_receipt(), random.randrange(SLOTS),
+        poll, voter, full, new_receipt(), random.randrange(SLOTS),
         code_hash(poll.id, code) if code is not None else None, idem,
         domain.now_ms() if now is None else now)
 
@@ -104,7 +104,10 @@ async def check_one_ballot_per_voter(storage: Storage, count_rows: CountRows) ->
     await cast(storage, cpoll, "c:1", {"q1": ["o2"]}, code=codes[1])  # the other code works
     assert (await tally_counts(storage, cpoll))[1] == 2
     with pytest.raises(PollNotFound):
-        await storage.cast_ballot("zzzzzzzz", "v:one", {}, "r", 0, None, None, domain.now_ms())
+        missing = domain.validate_poll({"title": "never stored", "questions": [
+            {"text": "q", "options": [{"label": "a"}, {"label": "b"}]}]}, "zzzzzzzz", domain.now_ms())
+        await storage.cast_ballot(missing, "v:one", {"q1": ["o1"]}, "r", 0, None, None,
+                                  domain.now_ms())
     await assert_matches_recount(storage, poll)
     await assert_matches_recount(storage, cpoll)
 

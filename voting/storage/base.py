@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import abc
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
-from voting.domain import Poll, Question, Tally, now_ms, status_at
+from voting.domain import Poll, Question, Rankings, Tally, ballot_counts, ballot_rankings, \
+    delta, now_ms, status_at
+from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
+    PollNotFound, StorageUnavailable
 from voting.storage.batching import Batcher
+
+T = TypeVar("T")
+RANKINGS_CACHE_SIZE = 4096
 
 SEQ_KEY = "#seq"
 TOTAL_KEY = "#total"
@@ -31,11 +38,24 @@ def poll_values(poll: Poll) -> tuple[Any, ...]:
             json.dumps(poll.definition_json(), ensure_ascii=False))
 
 
-def tally_query(mark: str) -> str:
-    """One statement, so status, seq, total and counts come from one consistent reading."""
-    return ("SELECT p.status, p.closes_at, t.option_id, SUM(t.n) FROM polls p "
-            f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = {mark} "
-            "GROUP BY p.status, p.closes_at, t.option_id")
+def tally_query(mark: str, rankings: bool = True) -> str:
+    """One statement, so status, seq, total, counts and the aggregated rankings come from one
+    consistent reading. Rows are ('t', status, closes_at, option_id, n) and
+    ('r', question_id, NULL, ranking, n); the rankings come only when the poll's seq is not
+    the one given (the caller holds them for that seq already). Arguments: tally_args."""
+    sql = ("SELECT 't', p.status, p.closes_at, t.option_id, SUM(t.n) FROM polls p "
+           f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id = {mark} "
+           "GROUP BY p.status, p.closes_at, t.option_id")
+    if rankings:
+        sql += (" UNION ALL SELECT 'r', r.question_id, NULL, r.ranking, SUM(r.n) FROM rankings r "
+                f"WHERE r.poll_id = {mark} AND {mark} <> (SELECT COALESCE(SUM(s.n), 0) "
+                f"FROM tally_slots s WHERE s.poll_id = {mark} AND s.option_id = {mark}) "
+                "GROUP BY r.question_id, r.ranking HAVING SUM(r.n) <> 0")
+    return sql
+
+
+def tally_args(poll_id: str, known_seq: int, rankings: bool = True) -> tuple[Any, ...]:
+    return (poll_id, poll_id, known_seq, poll_id, SEQ_KEY) if rankings else (poll_id,)
 
 
 @dataclass
@@ -61,7 +81,7 @@ class IdempotencyRecord:
 @dataclass
 class CastRequest:
     """One ballot to write (the arguments of Storage.cast_ballot)."""
-    poll_id: str
+    poll: Poll  # its questions (which never change); status is read in the transaction
     voter_key: str
     choices: dict[str, list[str]]
     receipt: str
@@ -69,6 +89,10 @@ class CastRequest:
     code_hash: str | None
     idem: IdempotencyRecord | None
     now: int
+
+    @property
+    def poll_id(self) -> str:
+        return self.poll.id
 
 
 @dataclass
@@ -118,7 +142,7 @@ def poll_from_row(row: dict[str, Any]) -> Poll:
 
 
 def tally_from_rows(poll_id: str, rows: Sequence[Sequence[Any]]) -> Tally:
-    """The rows of tally_query (at least one: the poll exists)."""
+    """The 't' rows of tally_query without their tag (at least one: the poll exists)."""
     counts: dict[str, int] = {}
     seq = total = 0
     status = status_at(rows[0][0], rows[0][1], now_ms())
@@ -159,18 +183,184 @@ def public_polls_query(limit: int, before: tuple[int, str] | None,
     return sql + f"ORDER BY created_at DESC, id DESC LIMIT {mark}", args
 
 
-def recount_choices(poll: Poll, stored_choices: list[str]) -> tuple[int, dict[str, int]]:
-    """Total and per-option counts recomputed from the ballots' stored choices (JSON)."""
+def recount_tally(poll: Poll, seq: int, stored_choices: list[str]) -> Tally:
+    """The tally recomputed from the ballots' stored choices (JSON): the audit of the counters
+    and of the aggregated rankings."""
     counts = {o: 0 for o in poll.option_ids()}
+    rankings: dict[str, dict[tuple[str, ...], int]] = {}
     for raw in stored_choices:
-        for picks in json.loads(raw).values():
-            for o in picks:
-                counts[o] = counts.get(o, 0) + 1
-    return len(stored_choices), counts
+        choices = json.loads(raw)
+        for o, n in ballot_counts(poll, choices).items():
+            counts[o] = counts.get(o, 0) + n
+        for (qid, _), n in ballot_rankings(poll, choices).items():
+            ranking = tuple(choices[qid])
+            per = rankings.setdefault(qid, {})
+            per[ranking] = per.get(ranking, 0) + n
+    return Tally(poll.id, seq, poll.status, len(stored_choices), counts, Rankings(rankings))
+
+
+def status_change(stored: str, closes_at: int | None, target: str,
+                  now: int) -> tuple[bool, int | None]:
+    """Closing or reopening a poll stored as (stored, closes_at): whether its status changes
+    (seq moves), and its closes_at after (a reopen clears one that has passed)."""
+    changed = stored != target or status_at(stored, closes_at, now) != target
+    if target == "open" and closes_at is not None and closes_at <= now:
+        closes_at = None
+    return changed, closes_at
+
+
+DUE_POLLS = ("SELECT id FROM polls WHERE status = 'open' AND closes_at IS NOT NULL "
+             "AND closes_at <= {mark}")
+
+
+class WriteConflict(Exception):
+    """A concurrent write got there first (e.g. another backend inserted the same voter's
+    ballot): the transaction is rolled back and redone."""
+
+
+class BallotTx(abc.ABC):
+    """The per-dialect statements of the ballot algorithm (write_ballots), inside one open
+    write transaction. Each takes the rows of a whole batch."""
+
+    @abc.abstractmethod
+    async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
+        """poll id -> (status, closes_at, allow_revote), share-locked against close/reopen."""
+
+    @abc.abstractmethod
+    async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (poll_id, code_hash) pairs the polls issued."""
+
+    @abc.abstractmethod
+    async def current_ballots(self, keys: list[tuple[str, str]]
+                              ) -> dict[tuple[str, str], tuple[str, int]]:
+        """(poll_id, voter_key) -> (stored choices JSON, created_at), locked for update."""
+
+    @abc.abstractmethod
+    async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
+        """(poll_id, voter_key, choices, receipt, created_at, updated_at) rows; WriteConflict
+        when one of these voters' ballots was inserted meanwhile."""
+
+    @abc.abstractmethod
+    async def update_ballot(self, poll_id: str, voter_key: str, choices: str, receipt: str,
+                            now: int) -> None: ...
+
+    @abc.abstractmethod
+    async def insert_idempotency(self, records: list[tuple[IdempotencyRecord, int, int]]) -> None:
+        """(record, status, created_at) rows; IdempotencyConflict when a key exists."""
+
+    @abc.abstractmethod
+    async def add_counters(self, poll_id: str, slot: int, rows: list[tuple[str, int]]) -> None:
+        """Add n to each (option_id, n) counter of the slot, atomically in SQL."""
+
+    @abc.abstractmethod
+    async def add_rankings(self, poll_id: str, slot: int,
+                           rows: list[tuple[str, str, int]]) -> None:
+        """Add n to each (question_id, ranking, n) aggregate of the slot, atomically in SQL."""
+
+
+async def write_ballots(tx: BallotTx, batch: list[CastRequest],
+                        alone: bool = False) -> list[tuple[BallotRecord, bool] | DomainError]:
+    """The ballot algorithm, once for every dialect: checks (poll exists and is open, the code
+    was issued, one ballot per voter unless revotes are allowed), then the ballots, their
+    idempotency records and every counter of the batch in a few statements. Refusals are
+    decided before anything is written; `alone` raises them (the caller rolls back)."""
+    out: list[tuple[BallotRecord, bool] | DomainError | None] = [None] * len(batch)
+    polls = await tx.polls(sorted({c.poll_id for c in batch}))
+    for i, c in enumerate(batch):
+        row = polls.get(c.poll_id)
+        if row is None:
+            out[i] = PollNotFound()
+        elif status_at(row[0], row[1], c.now) == "closed":
+            out[i] = PollClosed()
+    coded = [(i, c) for i, c in enumerate(batch) if out[i] is None and c.code_hash is not None]
+    if coded:
+        known = await tx.known_codes([(c.poll_id, c.code_hash or "") for _, c in coded])
+        for i, c in coded:
+            if (c.poll_id, c.code_hash) not in known:
+                out[i] = InvalidCode()
+    todo = [(i, c) for i, c in enumerate(batch) if out[i] is None]
+    old = await tx.current_ballots(sorted((c.poll_id, c.voter_key) for _, c in todo)) \
+        if todo else {}
+    for i, c in todo:
+        if (c.poll_id, c.voter_key) in old and not polls[c.poll_id][2]:
+            out[i] = CodeUsed() if c.code_hash is not None else AlreadyVoted()
+    if alone and isinstance(out[0], DomainError):
+        raise out[0]
+    todo = [(i, c) for i, c in enumerate(batch) if out[i] is None]
+    new = [c for _, c in todo if (c.poll_id, c.voter_key) not in old]
+    if new:
+        await tx.insert_ballots([(c.poll_id, c.voter_key, _payload(c), c.receipt, c.now, c.now)
+                                 for c in new])
+    idems: list[tuple[IdempotencyRecord, int, int]] = []
+    counters: dict[str, dict[str, int]] = {}
+    rankings: dict[str, dict[tuple[str, str], int]] = {}
+    for i, c in todo:
+        before = old.get((c.poll_id, c.voter_key))
+        if before is not None:
+            await tx.update_ballot(c.poll_id, c.voter_key, _payload(c), c.receipt, c.now)
+        if c.idem is not None:
+            idems.append((c.idem, 200 if before else 201, c.now))
+        was = json.loads(before[0]) if before else None
+        acc = counters.setdefault(c.poll_id, {})
+        change = delta(ballot_counts(c.poll, c.choices),
+                       ballot_counts(c.poll, was) if was is not None else None)
+        change[SEQ_KEY] = 1
+        if before is None:
+            change[TOTAL_KEY] = 1
+        for k, n in change.items():
+            acc[k] = acc.get(k, 0) + n
+        racc = rankings.setdefault(c.poll_id, {})
+        for rk, n in delta(ballot_rankings(c.poll, c.choices),
+                           ballot_rankings(c.poll, was) if was is not None else None).items():
+            racc[rk] = racc.get(rk, 0) + n
+        out[i] = (BallotRecord(c.poll_id, c.choices, c.receipt,
+                               before[1] if before else c.now, c.now), before is not None)
+    if idems:
+        await tx.insert_idempotency(idems)
+    slot = batch[0].slot
+    for poll_id in sorted(counters):  # a fixed order, so row locks never deadlock
+        await tx.add_counters(poll_id, slot, sorted(
+            (k, n) for k, n in counters[poll_id].items() if n or k == SEQ_KEY))
+        ranked = sorted((q, r, n) for (q, r), n in rankings.get(poll_id, {}).items() if n)
+        if ranked:
+            await tx.add_rankings(poll_id, slot, ranked)
+    return [o for o in out if o is not None]
+
+
+def _payload(c: CastRequest) -> str:
+    return json.dumps(c.choices, ensure_ascii=False)
 
 
 class Storage(abc.ABC):
     """Everything the service needs from a database. All methods may raise StorageUnavailable."""
+
+    def __init__(self) -> None:
+        # poll id -> (seq, the aggregated rankings at that seq): a tally read at the same seq
+        # reuses them (and their runoff) instead of reading the rankings again.
+        self._rankings_cache: OrderedDict[str, tuple[int, Rankings]] = OrderedDict()
+
+    def _known_rankings(self, poll_id: str) -> tuple[int, Rankings] | None:
+        return self._rankings_cache.get(poll_id)
+
+    def _tally_from(self, poll_id: str, rows: Sequence[Sequence[Any]],
+                    known: tuple[int, Rankings] | None, rankings: bool = True) -> Tally | None:
+        """The Tally of tally_query's rows, read with tally_args(poll_id, known seq)."""
+        counted = [r[1:] for r in rows if r[0] == "t"]
+        if not counted:
+            return None
+        tally = tally_from_rows(poll_id, counted)
+        if not rankings:
+            return tally  # no rankings table: ranked questions show no rounds
+        if known is not None and known[0] == tally.seq:
+            tally.rankings = known[1]  # the statement left the rankings out: same seq
+        else:
+            tally.rankings = Rankings.from_rows(
+                (str(r[1]), str(r[3]), int(r[4])) for r in rows if r[0] == "r")
+            self._rankings_cache[poll_id] = (tally.seq, tally.rankings)
+            self._rankings_cache.move_to_end(poll_id)
+            if len(self._rankings_cache) > RANKINGS_CACHE_SIZE:
+                self._rankings_cache.popitem(last=False)
+        return tally
 
     @abc.abstractmethod
     async def open(self) -> None: ...
@@ -207,22 +397,56 @@ class Storage(abc.ABC):
     # Set by each implementation: ballots queued while one batch is written go in the next.
     _ballots: Batcher[CastRequest, CastResult]
 
-    async def cast_ballot(self, poll_id: str, voter_key: str, choices: dict[str, list[str]],
+    async def cast_ballot(self, poll: Poll, voter_key: str, choices: dict[str, list[str]],
                           receipt: str, slot: int, code_hash: str | None,
                           idem: IdempotencyRecord | None, now: int) -> CastResult:
         """Insert or (when the poll allows revotes) replace the voter's ballot and add to counters.
 
-        Raises PollNotFound, PollClosed, AlreadyVoted, CodeUsed, InvalidCode, IdempotencyConflict."""
+        `poll` gives the questions (their kinds say what is counted); `choices` are validated
+        (domain.validate_choices). Raises PollNotFound, PollClosed, AlreadyVoted, CodeUsed,
+        InvalidCode, IdempotencyConflict."""
         return await self._ballots.submit(
-            CastRequest(poll_id, voter_key, choices, receipt, slot, code_hash, idem, now))
+            CastRequest(poll, voter_key, choices, receipt, slot, code_hash, idem, now))
 
     def _ballot_batcher(self, max_batch: int, writers: int) -> Batcher[CastRequest, CastResult]:
         return Batcher(self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
                        max_batch=max_batch, writers=writers)
 
     @abc.abstractmethod
+    async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]
+                                  ) -> tuple[T, str | None]:
+        """fn in one write transaction (the dialect may redo it on a deadlock); returns its
+        result and the read position of the commit."""
+
     async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
-        """Write a batch (at most one ballot per voter and poll); one outcome per ballot."""
+        """A batch (at most one ballot per voter and poll) in one transaction; when something
+        in it needs its own answer mid-write (a reused idempotency key, a ballot raced in from
+        another backend), each ballot alone. One outcome per ballot."""
+        if len(batch) > 1:
+            try:
+                outcomes, pos = await self._ballot_transaction(
+                    lambda tx: write_ballots(tx, batch))
+            except (WriteConflict, IdempotencyConflict):
+                pass
+            else:
+                return [o if isinstance(o, BaseException) else CastResult(o[0], o[1], pos)
+                        for o in outcomes]
+        return [await self._cast_alone(c) for c in batch]
+
+    async def _cast_alone(self, c: CastRequest) -> CastResult | BaseException:
+        for _ in range(5):
+            try:
+                outcomes, pos = await self._ballot_transaction(
+                    lambda tx: write_ballots(tx, [c], alone=True))
+            except WriteConflict:
+                continue  # the other ballot is committed now: the next try sees it
+            except (DomainError, IdempotencyConflict) as exc:
+                return exc
+            outcome = outcomes[0]
+            if isinstance(outcome, BaseException):
+                return outcome
+            return CastResult(outcome[0], outcome[1], pos)
+        return StorageUnavailable("The ballot kept conflicting with others; please retry.")
 
     @abc.abstractmethod
     async def get_ballot(self, poll_id: str, voter_key: str,

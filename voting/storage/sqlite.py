@@ -11,23 +11,25 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from contextlib import asynccontextmanager
 
 import aiosqlite
 
 from voting import resources
-from voting.domain import Poll, Tally, counts_delta
-from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
-    PollNotFound, StorageUnavailable
-from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotRecord, CastRequest, CastResult, \
-    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, poll_from_row, \
-    poll_values, public_polls_query, recount_choices, slot_rows, tally_from_rows, tally_query
+from voting.domain import Poll, Tally
+from voting.errors import StorageUnavailable
+from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, BallotTx, \
+    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, WriteConflict, \
+    poll_from_row, poll_values, public_polls_query, recount_tally, status_change, tally_args, tally_query
+
+T = TypeVar("T")
 
 SCHEMA_FILE = resources.schema("sqlite")
 
 class SQLiteStorage(Storage):
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -136,89 +138,22 @@ class SQLiteStorage(Storage):
 
     async def get_tally(self, poll_id: str, pos: str | None = None,
                         fresh: bool = False) -> Tally | None:
-        async with self.reader.execute(tally_query("?"), (poll_id,)) as cur:
+        known = self._known_rankings(poll_id)
+        async with self.reader.execute(tally_query("?"),
+                                       tally_args(poll_id, known[0] if known else -1)) as cur:
             rows = list(await cur.fetchall())
-        if not rows:
-            return None
-        return tally_from_rows(poll_id, rows)
+        return self._tally_from(poll_id, rows, known)
 
-    async def _cast_batch(self, batch: list[CastRequest]) -> list[CastResult | BaseException]:
-        """One transaction (one fsync) for every ballot that queued meanwhile; a savepoint
-        per ballot keeps a refused one from touching the others."""
-        out: list[CastResult | BaseException] = []
+    async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]
+                                  ) -> tuple[T, str | None]:
+        # One transaction (one fsync) for every ballot that queued meanwhile.
         async with self._transaction() as conn:
-            if len(batch) == 1:  # a refusal rolls the transaction back and reaches the caller
-                return [await self._cast_in(conn, batch[0])]
-            for c in batch:
-                await conn.execute("SAVEPOINT ballot")
-                try:
-                    out.append(await self._cast_in(conn, c))
-                except (DomainError, IdempotencyConflict) as exc:
-                    await conn.execute("ROLLBACK TO ballot")
-                    out.append(exc)
-                await conn.execute("RELEASE ballot")
-        return out
-
-    async def _cast_in(self, conn: aiosqlite.Connection, c: CastRequest) -> CastResult:
-        poll_id, voter_key, choices, receipt = c.poll_id, c.voter_key, c.choices, c.receipt
-        slot, code_hash, idem, now = c.slot, c.code_hash, c.idem, c.now
-        async with conn.execute(
-                "SELECT status, closes_at, allow_revote FROM polls WHERE id = ?",
-                (poll_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            raise PollNotFound()
-        if row["status"] != "open" or (row["closes_at"] is not None and row["closes_at"] <= now):
-            raise PollClosed()
-        if code_hash is not None:
-            async with conn.execute(
-                    "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
-                    (poll_id, code_hash)) as cur:
-                if await cur.fetchone() is None:
-                    raise InvalidCode()
-        async with conn.execute(
-                "SELECT choices, receipt, created_at FROM ballots "
-                "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
-            old = await cur.fetchone()
-        if old is not None and not row["allow_revote"]:
-            raise CodeUsed() if code_hash is not None else AlreadyVoted()
-        if idem is not None:
-            await self._insert_idempotency(conn, idem, 200 if old else 201, now)
-        payload = json.dumps(choices, ensure_ascii=False)
-        if old is None:
-            await conn.execute(
-                "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (poll_id, voter_key, payload, receipt, now, now))
-            delta = counts_delta(None, choices)
-            created_at = now
-        else:
-            await conn.execute(
-                "UPDATE ballots SET choices = ?, receipt = ?, updated_at = ? "
-                "WHERE poll_id = ? AND voter_key = ?", (payload, receipt, now, poll_id, voter_key))
-            delta = counts_delta(json.loads(old["choices"]), choices)
-            created_at = old["created_at"]
-        await self._add_counters(conn, poll_id, slot, slot_rows(delta, old is None))
-        return CastResult(BallotRecord(poll_id, choices, receipt, created_at, now),
-                          replaced=old is not None, pos=None)
+            return await fn(_SQLiteBallots(conn)), None
 
     @staticmethod
     async def _insert_idempotency(conn: aiosqlite.Connection, idem: IdempotencyRecord,
                                   status: int, created_at: int) -> None:
-        try:
-            await conn.execute(
-                "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (idem.key_hash, idem.request_hash, status, idem.body, created_at))
-        except sqlite3.IntegrityError:
-            raise IdempotencyConflict() from None
-
-    @staticmethod
-    async def _add_counters(conn: aiosqlite.Connection, poll_id: str, slot: int,
-                            rows: list[tuple[str, int]]) -> None:
-        await conn.executemany(
-            "INSERT INTO tally_slots (poll_id, slot, option_id, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (poll_id, option_id, slot) DO UPDATE SET n = n + excluded.n",
-            [(poll_id, slot, option_id, n) for option_id, n in rows])
+        await _SQLiteBallots(conn).insert_idempotency([(idem, status, created_at)])
 
     async def get_ballot(self, poll_id: str, voter_key: str,
                          pos: str | None = None) -> BallotRecord | None:
@@ -244,20 +179,17 @@ class SQLiteStorage(Storage):
                 row = await cur.fetchone()
             if row is None:
                 return None
-            effective = "closed" if row["status"] == "closed" or (
-                row["closes_at"] is not None and row["closes_at"] <= now) else "open"
-            changed = row["status"] != status or effective != status
+            changed, closes_at = status_change(row["status"], row["closes_at"], status, now)
             if status == "closed":
                 await conn.execute(
                     "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
                     "WHERE id = ?", (now, poll_id))
             else:
                 await conn.execute(
-                    "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = CASE "
-                    "WHEN closes_at IS NOT NULL AND closes_at <= ? THEN NULL ELSE closes_at END "
-                    "WHERE id = ?", (now, poll_id))
+                    "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = ? "
+                    "WHERE id = ?", (closes_at, poll_id))
             if changed:
-                await self._add_counters(conn, poll_id, 0, [(SEQ_KEY, 1)])
+                await _SQLiteBallots(conn).add_counters(poll_id, 0, [(SEQ_KEY, 1)])
             async with conn.execute(
                     "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
                     (poll_id, SEQ_KEY)) as cur:
@@ -270,9 +202,7 @@ class SQLiteStorage(Storage):
             return cur.rowcount > 0, None
 
     async def due_polls(self, now: int) -> list[str]:
-        async with self.reader.execute(
-                "SELECT id FROM polls WHERE status = 'open' AND closes_at IS NOT NULL "
-                "AND closes_at <= ?", (now,)) as cur:
+        async with self.reader.execute(DUE_POLLS.format(mark="?"), (now,)) as cur:
             return [r[0] for r in await cur.fetchall()]
 
     async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None:
@@ -293,6 +223,70 @@ class SQLiteStorage(Storage):
             return None
         async with self.reader.execute("SELECT choices FROM ballots WHERE poll_id = ?",
                                        (poll_id,)) as cur:
-            total, counts = recount_choices(poll, [row[0] for row in await cur.fetchall()])
+            stored = [row[0] for row in await cur.fetchall()]
         tally = await self.get_tally(poll_id)
-        return Tally(poll_id, tally.seq if tally else 0, poll.status, total, counts)
+        return recount_tally(poll, tally.seq if tally else 0, stored)
+
+
+class _SQLiteBallots(BallotTx):
+    """The ballot algorithm's statements in SQLite (the write lock is held: no races)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
+        async with self.conn.execute(
+                "SELECT id, status, closes_at, allow_revote FROM polls WHERE id IN (" +
+                ",".join("?" * len(poll_ids)) + ")", poll_ids) as cur:
+            return {r[0]: (r[1], r[2], bool(r[3])) for r in await cur.fetchall()}
+
+    async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        async with self.conn.execute(
+                "SELECT poll_id, code_hash FROM poll_codes WHERE " +
+                " OR ".join(["(poll_id = ? AND code_hash = ?)"] * len(pairs)),
+                [v for p in pairs for v in p]) as cur:
+            return {(r[0], r[1]) for r in await cur.fetchall()}
+
+    async def current_ballots(self, keys: list[tuple[str, str]]
+                              ) -> dict[tuple[str, str], tuple[str, int]]:
+        async with self.conn.execute(
+                "SELECT poll_id, voter_key, choices, created_at FROM ballots WHERE " +
+                " OR ".join(["(poll_id = ? AND voter_key = ?)"] * len(keys)),
+                [v for k in keys for v in k]) as cur:
+            return {(r[0], r[1]): (r[2], int(r[3])) for r in await cur.fetchall()}
+
+    async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
+        try:
+            await self.conn.executemany(
+                "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.IntegrityError:  # another process wrote one meanwhile
+            raise WriteConflict() from None
+
+    async def update_ballot(self, poll_id: str, voter_key: str, choices: str, receipt: str,
+                            now: int) -> None:
+        await self.conn.execute(
+            "UPDATE ballots SET choices = ?, receipt = ?, updated_at = ? "
+            "WHERE poll_id = ? AND voter_key = ?", (choices, receipt, now, poll_id, voter_key))
+
+    async def insert_idempotency(self, records: list[tuple[IdempotencyRecord, int, int]]) -> None:
+        try:
+            await self.conn.executemany(
+                "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(r.key_hash, r.request_hash, status, r.body, at) for r, status, at in records])
+        except sqlite3.IntegrityError:
+            raise IdempotencyConflict() from None
+
+    async def add_counters(self, poll_id: str, slot: int, rows: list[tuple[str, int]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO tally_slots (poll_id, slot, option_id, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (poll_id, option_id, slot) DO UPDATE SET n = n + excluded.n",
+            [(poll_id, slot, option_id, n) for option_id, n in rows])
+
+    async def add_rankings(self, poll_id: str, slot: int,
+                           rows: list[tuple[str, str, int]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO rankings (poll_id, question_id, ranking, slot, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (poll_id, question_id, ranking, slot) DO UPDATE SET n = n + excluded.n",
+            [(poll_id, qid, ranking, slot, n) for qid, ranking, n in rows])

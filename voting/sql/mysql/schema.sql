@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS tally_slots (
     PRIMARY KEY (poll_id, option_id, slot)
 ) ENGINE=InnoDB;
 
+-- Ranked questions: identical rankings aggregated (option ids, most preferred first, joined
+-- by commas; at most 50 ids of 5 characters), slotted like the counters; a revote moves one
+-- ballot from one ranking to another. The instant-runoff count reads these rows, never the
+-- ballots.
+CREATE TABLE IF NOT EXISTS rankings (
+    poll_id      VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    question_id  VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    ranking      VARCHAR(400) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+    slot         SMALLINT NOT NULL,
+    n            BIGINT NOT NULL,
+    PRIMARY KEY (poll_id, question_id, ranking, slot)
+) ENGINE=InnoDB;
+
 CREATE TABLE IF NOT EXISTS idempotency (
     key_hash      CHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
     request_hash  CHAR(64) CHARACTER SET ascii NOT NULL,

@@ -45,6 +45,18 @@ CREATE TABLE IF NOT EXISTS tally_slots (
     PRIMARY KEY (poll_id, option_id, slot)
 );
 
+-- Ranked questions: identical rankings aggregated (option ids, most preferred first, joined
+-- by commas), slotted like the counters; a revote moves one ballot from one ranking to another.
+-- The instant-runoff count reads these rows, never the ballots.
+CREATE TABLE IF NOT EXISTS rankings (
+    poll_id      TEXT NOT NULL REFERENCES polls(id) ON DELETE CASCADE,
+    question_id  TEXT NOT NULL,
+    ranking      TEXT NOT NULL,
+    slot         INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    PRIMARY KEY (poll_id, question_id, ranking, slot)
+);
+
 CREATE TABLE IF NOT EXISTS idempotency (
     key_hash      TEXT PRIMARY KEY,
     request_hash  TEXT NOT NULL,

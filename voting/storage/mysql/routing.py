@@ -1,0 +1,121 @@
+"""Read routing and the write transaction: writes (and reads that must see them) go to the
+primary; other reads round-robin over the replicas that answer and keep up. A write returns
+the primary's GTID position; a read carrying it waits briefly on the replica (MASTER_GTID_WAIT
+/ WAIT_FOR_EXECUTED_GTID_SET), else goes to the primary."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Awaitable, Callable, TypeVar
+
+import aiomysql
+import pymysql
+
+from voting.errors import StorageUnavailable
+from voting.storage.mysql.pools import RETRYABLE, Node, Pools, Stale, decode_pos, encode_pos, \
+    rollback
+
+T = TypeVar("T")
+
+
+class NotCaughtUp(Exception):
+    """The replica did not reach the client's position in time."""
+
+
+class Router(Pools):
+    mariadb: bool
+    ryw_wait: float
+    _rr: "itertools.count[int]"
+
+    async def _read(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
+                    primary: bool = False) -> T:
+        """Run a read where it is fresh enough: a replica (waiting for pos) or the primary."""
+        return (await self._read_at(fn, pos, primary))[0]
+
+    async def _read_at(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
+                       primary: bool = False) -> tuple[T, Node]:
+        """_read, also telling which node answered."""
+        gtid = decode_pos(pos)
+        if not primary:
+            healthy = [r for r in self.replicas if r.healthy]
+            if healthy:
+                start = next(self._rr)
+                for i in range(len(healthy)):
+                    node = healthy[(start + i) % len(healthy)]
+                    try:
+                        return await self._run(node, self._waiting(fn, gtid)), node
+                    except NotCaughtUp:
+                        break  # the primary has it
+                    except StorageUnavailable:
+                        node.healthy = False
+                        continue
+        try:
+            return await self._run(self.primary, fn), self.primary
+        except StorageUnavailable:
+            if not primary or gtid is not None:
+                raise
+            # The primary is down: a replica's reading beats no answer for feeds.
+            for node in self.replicas:
+                try:
+                    return await self._run(node, fn), node
+                except StorageUnavailable:
+                    continue
+            raise
+
+    def _waiting(self, fn: Callable[[aiomysql.Connection], Awaitable[T]],
+                 gtid: str | None) -> Callable[[aiomysql.Connection], Awaitable[T]]:
+        if gtid is None:
+            return fn
+
+        wait = "MASTER_GTID_WAIT" if self.mariadb else "WAIT_FOR_EXECUTED_GTID_SET"
+
+        async def wrapped(conn: aiomysql.Connection) -> T:
+            async with conn.cursor() as cur:
+                await cur.execute(f"SELECT {wait}(%s, %s)", (gtid, self.ryw_wait))
+                if (await cur.fetchone())[0] != 0:  # -1 (MariaDB) or 1 (MySQL): timed out
+                    raise NotCaughtUp()
+            return await fn(conn)
+        return wrapped
+
+    async def _write(self, fn: Callable[[aiomysql.Connection], Awaitable[T]]) -> tuple[T, str | None]:
+        """A transaction on the primary, retried on deadlock; returns (result, pos)."""
+        async def txn(conn: aiomysql.Connection) -> tuple[T, str | None]:
+            for attempt in range(5):
+                try:
+                    await conn.begin()
+                except pymysql.err.MySQLError as exc:
+                    raise Stale() from exc
+                try:
+                    result = await fn(conn)
+                    await conn.commit()
+                except pymysql.err.MySQLError as exc:
+                    await rollback(conn)
+                    if exc.args and exc.args[0] in RETRYABLE and attempt < 4:
+                        await asyncio.sleep(0.005 * (attempt + 1))
+                        continue
+                    raise
+                except BaseException:
+                    await rollback(conn)
+                    raise
+                async with conn.cursor() as cur:
+                    await cur.execute("SELECT @@last_gtid" if self.mariadb
+                                      else "SELECT @@GLOBAL.gtid_executed")
+                    row = await cur.fetchone()
+                return result, (encode_pos(str(row[0])) if row and row[0] else None)
+            raise AssertionError("unreachable")
+        return await self._run(self.primary, txn, retries=1, idempotent=False)
+
+
+    async def _read_or_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T | None]],
+                               pos: str | None) -> T | None:
+        """A replica's "missing" is checked on the primary before it becomes a 404."""
+        found, node = await self._read_at(fn, pos)
+        if found is not None or node is self.primary:
+            return found
+        try:
+            return await self._run(self.primary, fn)
+        except StorageUnavailable:
+            if pos is not None:
+                raise
+            return None
+

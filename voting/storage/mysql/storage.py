@@ -1,0 +1,277 @@
+"""Cluster storage: MariaDB / MySQL through aiomysql, a pool pair (primary, replicas).
+
+The jobs live apart: pools.py (nodes, pools, deadlines, what a failure means), lag.py (the
+replica lag monitor), routing.py (where a read goes, the write transaction and its read
+position), queries.py (shared SQL and the ballot algorithm's statements); this module holds
+the operations of the Storage interface.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any, Awaitable, Callable, TypeVar
+
+import aiomysql
+import pymysql
+
+from voting import resources
+from voting.config import StorageConfig
+from voting.domain import Poll, Tally
+from voting.errors import StorageUnavailable
+from voting.metrics import Metrics
+from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, BallotTx, \
+    IdempotencyRecord, PollSummary, StatusChange, Storage, poll_values, public_polls_query, \
+    recount_tally, status_change, tally_args, tally_query
+from voting.storage.mysql.lag import LagMonitor
+from voting.storage.mysql.pools import scalar
+from voting.storage.mysql.queries import MySQLBallots, add_counters, insert_idempotency, \
+    poll_fn, statements
+from voting.storage.mysql.routing import Router
+
+log = logging.getLogger("voting.storage.mysql")
+
+SCHEMA_FILE = resources.schema("mysql")
+TABLES = ("polls", "poll_codes", "ballots", "tally_slots", "rankings", "idempotency", "heartbeat")
+
+T = TypeVar("T")
+
+
+class MySQLStorage(Router, LagMonitor, Storage):
+    def __init__(self, cfg: StorageConfig, name: str, metrics: Metrics | None = None) -> None:
+        Storage.__init__(self)
+        Router.__init__(self, cfg, metrics)
+        self.name = name
+        self.max_lag_ms = int(cfg.max_replica_lag * 1000)
+        self.ryw_wait = cfg.ryw_wait
+        self.mariadb = True
+        self._rr = itertools.count()
+        self._monitor = None
+        self._primary_seen_ms = 0
+        # A database made before ranked questions has no rankings table until an
+        # administrative account applies the schema; other polls work meanwhile.
+        self.has_rankings = True
+        self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers)
+
+    # --- lifecycle -------------------------------------------------------
+    async def open(self) -> None:
+        try:
+            version = await self._run(self.primary, scalar("SELECT VERSION()"))
+            self.mariadb = "mariadb" in str(version).lower()
+            self.primary.healthy = True
+            await self._check_rankings_table()
+        except StorageUnavailable:
+            log.warning("primary %s:%d not reachable at start; will keep trying",
+                        self.primary.host, self.primary.port)
+        if self.metrics is not None:
+            self.metrics.db_pool_size.labels("primary").set(self.cfg.pool_size)
+            self.metrics.db_pool_size.labels("replica").set(self.cfg.pool_size * len(self.replicas))
+        if self.replicas:  # the heartbeat only serves to measure replica lag
+            await self._check_replicas()
+            self.start_monitor()
+
+    async def close(self) -> None:
+        await self.stop_monitor()
+        await self.close_pools()
+
+    async def _check_rankings_table(self) -> None:
+        if "rankings" in await self._run(self.primary, _tables):
+            return
+        create = [s for s in statements(SCHEMA_FILE.read_text()) if "TABLE IF NOT EXISTS rankings" in s]
+
+        async def fn(conn: aiomysql.Connection) -> None:
+            async with conn.cursor() as cur:
+                await cur.execute(create[0])
+        try:
+            await self._run(self.primary, fn)
+        except pymysql.err.MySQLError as exc:
+            self.has_rankings = False
+            log.warning("the rankings table is missing and cannot be created (%s): ranked "
+                        "questions are refused until the schema is applied (voting/sql/mysql)",
+                        exc.args[1] if len(exc.args) > 1 else exc)
+
+    async def ping(self) -> dict[str, Any]:
+        await self._run(self.primary, scalar("SELECT 1"), retries=0)
+        return {"storage": "mysql",
+                "replicas": {r.name: {"healthy": r.healthy, "lag_ms": r.lag_ms}
+                             for r in self.replicas}}
+
+    async def init_schema(self) -> None:
+        if set(TABLES) <= await self._run(self.primary, _tables):
+            return  # created by an administrative account; the app user may not CREATE
+
+        async def create(conn: aiomysql.Connection) -> None:
+            async with conn.cursor() as cur:
+                for stmt in statements(SCHEMA_FILE.read_text()):
+                    await cur.execute(stmt)
+        await self._run(self.primary, create)
+        self.has_rankings = True
+
+    # --- polls -----------------------------------------------------------
+    async def create_poll(self, poll: Poll, code_hashes: list[str],
+                          idem: IdempotencyRecord | None) -> str | None:
+        if not self.has_rankings and any(q.kind == "ranked" for q in poll.questions):
+            raise StorageUnavailable("Ranked questions need the database's rankings table; "
+                                     "the administrator has to apply the schema first.")
+
+        async def fn(conn: aiomysql.Connection) -> None:
+            async with conn.cursor() as cur:
+                if idem is not None:
+                    await insert_idempotency(cur, [(idem, idem.status, poll.created_at)])
+                await cur.execute(
+                    f"INSERT INTO polls ({POLL_COLUMNS}) VALUES "
+                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", poll_values(poll))
+                for i in range(0, len(code_hashes), 1000):
+                    chunk = code_hashes[i:i + 1000]
+                    await cur.execute(
+                        "INSERT IGNORE INTO poll_codes (poll_id, code_hash) VALUES " +
+                        ",".join(["(%s,%s)"] * len(chunk)),
+                        [v for h in chunk for v in (poll.id, h)])
+        _, pos = await self._write(fn)
+        return pos
+
+
+    async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
+        return await self._read_or_primary(poll_fn(poll_id), pos)
+
+    async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
+                                pos: str | None = None) -> list[PollSummary]:
+        sql, args = public_polls_query(limit, before, "%s")
+
+        async def fn(conn: aiomysql.Connection) -> list[PollSummary]:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, args)
+                rows = await cur.fetchall()
+            return [PollSummary.from_row(r) for r in rows]
+        return await self._read(fn, pos)
+
+
+    async def get_tally(self, poll_id: str, pos: str | None = None,
+                        fresh: bool = False) -> Tally | None:
+        known = self._known_rankings(poll_id)
+        ranked = self.has_rankings
+        sql = tally_query("%s", ranked)
+        args = tally_args(poll_id, known[0] if known else -1, ranked)
+
+        async def fn(conn: aiomysql.Connection) -> Tally | None:
+            async with conn.cursor() as cur:
+                await cur.execute(sql, args)
+                rows = await cur.fetchall()
+            return self._tally_from(poll_id, rows, known, ranked)
+        if fresh:
+            return await self._read(fn, None, primary=True)
+        return await self._read_or_primary(fn, pos)
+
+    async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]
+                                  ) -> tuple[T, str | None]:
+        async def txn(conn: aiomysql.Connection) -> T:
+            async with conn.cursor() as cur:
+                return await fn(MySQLBallots(cur))
+        return await self._write(txn)
+
+    async def get_ballot(self, poll_id: str, voter_key: str,
+                         pos: str | None = None) -> BallotRecord | None:
+        async def fn(conn: aiomysql.Connection) -> BallotRecord | None:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT choices, receipt, created_at, updated_at FROM ballots "
+                                  "WHERE poll_id = %s AND voter_key = %s", (poll_id, voter_key))
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            return BallotRecord(poll_id, json.loads(row[0]), row[1], int(row[2]), int(row[3]))
+        return await self._read_or_primary(fn, pos)
+
+    async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
+        async def fn(conn: aiomysql.Connection) -> bool | None:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT 1 FROM poll_codes WHERE poll_id = %s AND code_hash = %s",
+                                  (poll_id, code_hash))
+                return True if await cur.fetchone() is not None else None
+        return bool(await self._read_or_primary(fn, pos))
+
+
+    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
+        async def fn(conn: aiomysql.Connection) -> tuple[int, bool] | None:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
+                                  (poll_id,))
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                changed, closes_at = status_change(row[0], row[1], status, now)
+                if status == "closed":
+                    await cur.execute("UPDATE polls SET status = 'closed', "
+                                      "closed_at = COALESCE(closed_at, %s) WHERE id = %s",
+                                      (now, poll_id))
+                else:
+                    await cur.execute("UPDATE polls SET status = 'open', closed_at = NULL, "
+                                      "closes_at = %s WHERE id = %s", (closes_at, poll_id))
+                if changed:
+                    await add_counters(cur, poll_id, 0, [(SEQ_KEY, 1)])
+                await cur.execute("SELECT COALESCE(SUM(n), 0) FROM tally_slots "
+                                  "WHERE poll_id = %s AND option_id = %s", (poll_id, SEQ_KEY))
+                return int((await cur.fetchone())[0]), changed
+        result, pos = await self._write(fn)
+        if result is None:
+            return None
+        seq, changed = result
+        return StatusChange(poll_id, status, seq, pos, changed)
+
+    async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:
+        tables = ("ballots", "tally_slots", "poll_codes") + (("rankings",) if self.has_rankings
+                                                             else ())
+
+        async def fn(conn: aiomysql.Connection) -> bool:
+            async with conn.cursor() as cur:
+                n = await cur.execute("DELETE FROM polls WHERE id = %s", (poll_id,))
+                for table in tables:
+                    await cur.execute(f"DELETE FROM {table} WHERE poll_id = %s", (poll_id,))
+                return bool(n)
+        deleted, pos = await self._write(fn)
+        return deleted, pos
+
+    async def due_polls(self, now: int) -> list[str]:
+        async def fn(conn: aiomysql.Connection) -> list[str]:
+            async with conn.cursor() as cur:
+                await cur.execute(DUE_POLLS.format(mark="%s"), (now,))
+                return [r[0] for r in await cur.fetchall()]
+        return await self._run(self.primary, fn)
+
+    async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None:
+        async def fn(conn: aiomysql.Connection) -> IdempotencyRecord | None:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT request_hash, status, body FROM idempotency "
+                                  "WHERE key_hash = %s AND created_at >= %s", (key_hash, since))
+                row = await cur.fetchone()
+            return IdempotencyRecord(key_hash, row[0], int(row[1]), row[2]) if row else None
+        return await self._run(self.primary, fn)
+
+    async def purge_idempotency(self, before: int) -> int:
+        async def fn(conn: aiomysql.Connection) -> int:
+            async with conn.cursor() as cur:
+                return int(await cur.execute("DELETE FROM idempotency WHERE created_at < %s",
+                                             (before,)))
+        n, _ = await self._write(fn)
+        return n
+
+
+    async def recount(self, poll_id: str) -> Tally | None:
+        poll = await self._run(self.primary, poll_fn(poll_id))
+        if poll is None:
+            return None
+
+        async def fn(conn: aiomysql.Connection) -> list[str]:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT choices FROM ballots WHERE poll_id = %s", (poll_id,))
+                return [r[0] for r in await cur.fetchall()]
+        stored = await self._run(self.primary, fn)
+        tally = await self.get_tally(poll_id, fresh=True)
+        return recount_tally(poll, tally.seq if tally else 0, stored)
+
+
+async def _tables(conn: aiomysql.Connection) -> set[str]:
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+            "AND table_name IN (" + ",".join(["%s"] * len(TABLES)) + ")", TABLES)
+        return {str(r[0]) for r in await cur.fetchall()}

@@ -104,6 +104,36 @@ def long_poll(base: str) -> dict[str, Any]:
 
 # --- helpers -------------------------------------------------------------------------------------
 
+JSQR = Path(__file__).resolve().parents[2] / "client" / "node_modules" / "jsqr" / "dist" / "jsQR.js"
+
+DECODE_QR = """async (el) => {
+  const svg = el.querySelector('svg');
+  if (!svg) return null;
+  const img = new Image();
+  img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(new XMLSerializer().serializeToString(svg));
+  await img.decode();
+  const size = 480;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, size, size);
+  ctx.drawImage(img, 0, 0, size, size);
+  const found = jsQR(ctx.getImageData(0, 0, size, size).data, size, size);
+  return found ? found.data : null;
+}"""
+
+
+async def decode_qr(page: Page, qr: Any) -> str | None:
+    """What a phone's camera reads from a drawn QR code (jsQR, a devDependency of the client)."""
+    if not JSQR.is_file():
+        pytest.fail(f"{JSQR} is missing: run `npm ci` in client/ (jsqr is a devDependency)")
+    if not await page.evaluate("typeof jsQR === 'function'"):
+        await page.add_script_tag(path=str(JSQR))
+    await expect(qr.locator("svg")).to_be_visible()
+    result: str | None = await qr.evaluate(DECODE_QR)
+    return result
+
 async def new_page(browser: Browser, base: str, size: ViewportSize,
                    contexts: list[BrowserContext], errors: list[str]) -> Page:
     context = await browser.new_context(base_url=base, viewport=size)
@@ -169,7 +199,7 @@ async def test_presenter_slides_fit_and_move_with_the_keyboard(
         await expect(page.get_by_test_id("bar")).to_have_count(6)
         await expect(page.get_by_test_id("total-count")).to_have_text("4")
         await expect(page.get_by_test_id("join-code")).to_have_text(pid)
-        await expect(page.get_by_test_id("qr").locator("svg")).to_be_visible()
+        assert await decode_qr(page, page.get_by_test_id("qr")) == f"{base}/p/{pid}"
         await expect(page.get_by_test_id("countdown")).to_contain_text(re.compile(r"Closes in \d"))
         await expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
         await fits_screen(page)
@@ -503,7 +533,7 @@ async def test_a_printed_slips_qr_opens_the_prefilled_ballot(
         # the code in the fragment (never in the query, so it reaches no server log).
         shown = await slip.get_by_test_id("slip-code").inner_text()
         assert shown.replace(" ", "") == code
-        target = str(await slip.get_by_test_id("qr").get_attribute("data-value"))
+        target = await decode_qr(organizer, slip.get_by_test_id("qr"))
         assert target == f"{base}/p/{pid}#code={code}", target
         for size in SIZES:
             await organizer.set_viewport_size(SIZES[size])

@@ -33,14 +33,31 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
     "OptionIn": {"type": "object", "required": ["label"], "additionalProperties": False,
                  "properties": {"label": {"type": "string", "minLength": 1, "maxLength": 200}}},
-    "QuestionIn": {"type": "object", "required": ["text", "options"], "additionalProperties": False,
-                   "properties": {
-                       "text": {"type": "string", "minLength": 1, "maxLength": 500},
-                       "kind": {"enum": ["single", "multiple"], "default": "single"},
-                       "min_choices": {"type": "integer", "minimum": 0},
-                       "max_choices": {"type": "integer", "minimum": 1},
-                       "options": {"type": "array", "minItems": 2, "maxItems": 50,
-                                   "items": _ref("OptionIn")}}},
+    "QuestionIn": {
+        "type": "object", "required": ["text"], "additionalProperties": False,
+        "description": "single, multiple and ranked questions need options; a scale question "
+                       "takes scale_min and scale_max instead and the server makes one option "
+                       "per point (label = the number).",
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 500},
+            "kind": {"enum": ["single", "multiple", "ranked", "scale"], "default": "single"},
+            "min_choices": {"type": "integer", "minimum": 0,
+                            "description": "multiple and ranked: default 1 (single, scale: 1)"},
+            "max_choices": {"type": "integer", "minimum": 0,
+                            "description": "multiple: default the number of options; ranked: "
+                                           "how many ranks may be filled, default all options, "
+                                           "at least 1 (single, scale: 1)"},
+            "options": {"type": "array", "minItems": 2, "maxItems": 50,
+                        "items": _ref("OptionIn"),
+                        "description": "required except for scale, where it is refused"},
+            "scale_min": {"type": "integer", "minimum": 0, "maximum": 9,
+                          "description": "scale only (required there); below scale_max"},
+            "scale_max": {"type": "integer", "minimum": 1, "maximum": 10,
+                          "description": "scale only (required there); at most 11 points"},
+            "min_label": {"type": ["string", "null"], "maxLength": 200,
+                          "description": "scale only: the text of the lowest point"},
+            "max_label": {"type": ["string", "null"], "maxLength": 200,
+                          "description": "scale only: the text of the highest point"}}},
     "PollIn": {"type": "object", "required": ["title", "questions"], "additionalProperties": False,
                "properties": {
                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -58,14 +75,47 @@ SCHEMAS: dict[str, Any] = {
                "properties": {"id": {"type": "string"}, "label": {"type": "string"}}},
     "Question": {"type": "object", "required": ["id", "text", "kind", "min_choices", "max_choices",
                                                 "options"],
+                 "description": "A scale question also carries scale_min, scale_max, min_label "
+                                "and max_label (always, labels null when not given); its "
+                                "options are its points in order, label = the number.",
                  "properties": {"id": {"type": "string"}, "text": {"type": "string"},
-                                "kind": {"enum": ["single", "multiple"]},
+                                "kind": {"enum": ["single", "multiple", "ranked", "scale"]},
                                 "min_choices": {"type": "integer"},
                                 "max_choices": {"type": "integer"},
-                                "options": {"type": "array", "items": _ref("Option")}}},
+                                "options": {"type": "array", "items": _ref("Option")},
+                                "scale_min": {"type": "integer", "minimum": 0, "maximum": 9},
+                                "scale_max": {"type": "integer", "minimum": 1, "maximum": 10},
+                                "min_label": {"type": ["string", "null"]},
+                                "max_label": {"type": ["string", "null"]}}},
+    "Round": {"type": "object", "required": ["counts", "eliminated", "exhausted"],
+              "additionalProperties": False,
+              "description": "One instant-runoff round: every ballot counted for its "
+                             "highest-ranked option still in the race; sum(counts) + exhausted "
+                             "= total.",
+              "properties": {
+                  "counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                             "description": "the options still in the race this round, "
+                                            "in listing order (eliminated ones are absent)"},
+                  "eliminated": {"type": "array", "items": {"type": "string"}, "maxItems": 1,
+                                 "description": "the option eliminated after this round; "
+                                                "empty in the last round"},
+                  "exhausted": {"type": "integer",
+                                "description": "ballots ranking no option still in the race"}}},
     "QuestionCounts": {"type": "object", "required": ["id", "counts"], "properties": {
         "id": {"type": "string"},
-        "counts": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                   "description": "every option, zeros included; ranked: first preferences"},
+        "rounds": {"type": "array", "items": _ref("Round"), "minItems": 1,
+                   "description": "ranked questions only: the instant-runoff count"},
+        "winner": {"type": ["string", "null"],
+                   "description": "ranked questions only: the option with more than half of "
+                                  "the ballots not exhausted in the last round; null while no "
+                                  "ballot ranks anything"},
+        "mean": {"type": ["number", "null"],
+                 "description": "scale questions only: the mean point; null with no votes"},
+        "median": {"type": ["number", "null"],
+                   "description": "scale questions only: the median point (the mean of the two "
+                                  "middle points for an even count); null with no votes"}}},
     "Tally": {"type": "object", "required": ["seq", "total"], "properties": {
         "seq": {"type": "integer"}, "total": {"type": "integer"},
         "questions": {"type": "array", "items": _ref("QuestionCounts")}}},
@@ -99,7 +149,10 @@ SCHEMAS: dict[str, Any] = {
     "BallotIn": {"type": "object", "required": ["choices"], "additionalProperties": False,
                  "properties": {
                      "choices": {"type": "object", "additionalProperties": {
-                         "type": "array", "items": {"type": "string"}}},
+                         "type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                         "description": "question id -> chosen option ids (distinct); for a "
+                                        "ranked question in rank order, most preferred "
+                                        "first; for a scale question the one point's option"},
                      "code": {"type": "string", "maxLength": 64}}},
     "Ballot": {"type": "object", "required": ["poll_id", "choices", "receipt"], "properties": {
         "poll_id": {"type": "string"}, "receipt": {"type": "string"},

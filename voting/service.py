@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from voting import domain
-from voting.domain import Poll, Tally
+from voting.domain import Poll, Rankings, Tally
 from voting.errors import AlreadyVoted, ApiError, CodeUsed, DomainError, IdempotencyKeyReused, \
     InvalidCode, NoBallot, PollClosed, PollNotFound
 from voting.metrics import Metrics
@@ -90,7 +90,7 @@ class PollService:
         # Up to 10,000 codes: two HMACs each, in a thread so the loop keeps serving.
         code_hashes = await asyncio.to_thread(self._code_hashes, poll)
         # The creator holds the admin token, so the (empty) tally is visible to them.
-        empty = Tally(poll.id, 0, poll.status, 0).to_json(poll)
+        empty = Tally(poll.id, 0, poll.status, 0, {}, Rankings()).to_json(poll)
         stored = {"poll": poll.to_json(empty)}
         if idem is not None:
             idem.body = json.dumps(stored, ensure_ascii=False)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from typing import Any
 
 from tests.client import Api, Response
 from tests.conftest import RunningServer
+from tests.test_runoff import reference_runoff
 from voting.storage.base import Storage
 
 
@@ -19,6 +21,7 @@ async def assert_tally_equals_recount(storage: Storage, poll_id: str) -> Any:
     assert poll is not None
     for option_id in poll.option_ids():
         assert tally.counts.get(option_id, 0) == recount.counts.get(option_id, 0), option_id
+    assert tally.rankings == recount.rankings  # and so every runoff round
     return tally
 
 
@@ -124,3 +127,47 @@ async def test_same_idempotency_key_creates_one_poll(sqlite_server: RunningServe
     assert len({r.body for r in replies}) == 1
     listed = (await api.get("/api/polls")).json["polls"]
     assert [p["id"] for p in listed] == [replies[0].json["poll"]["id"]]
+
+
+async def test_300_ranked_ballots_at_once_give_exact_first_preferences_and_rounds(
+        sqlite_server: RunningServer) -> None:
+    """300 voters rank four options at once: first preferences are exact, and the live
+    runoff equals the reference runoff of the ballots sent (tests/test_runoff.py)."""
+    api = sqlite_server.api
+    pid = (await api.create_poll(questions=[
+        {"text": "Rank", "kind": "ranked", "min_choices": 1, "max_choices": 3,
+         "options": [{"label": x} for x in "ABCD"]}]))["poll"]["id"]
+    tokens = await asyncio.gather(*(api.session().voter() for _ in range(300)))
+    plain = cookieless(api)
+    rng = random.Random(300)
+    # Skewed so the count takes several rounds and ballots exhaust on the way.
+    weights = {"o1": 4, "o2": 3, "o3": 3, "o4": 2}
+    rankings = []
+    for _ in range(300):
+        left = list(weights)
+        ranking = []
+        for _ in range(rng.randint(1, 3)):
+            pick = rng.choices(left, [weights[o] for o in left])[0]
+            left.remove(pick)
+            ranking.append(pick)
+        rankings.append(ranking)
+
+    async def cast(token: str, ranking: list[str]) -> Response:
+        return await plain.post(f"/api/polls/{pid}/ballots", {"choices": {"q1": ranking}},
+                                headers={"X-Voter-Token": token})
+
+    replies = await asyncio.gather(*(cast(t, r) for t, r in zip(tokens, rankings)))
+    assert Counter(r.status for r in replies) == {201: 300}
+    assert [r.json["ballot"]["choices"]["q1"] for r in replies] == rankings
+    res = (await api.get(f"/api/polls/{pid}/results")).json
+    assert res["total"] == 300 and res["seq"] == 300
+    first = Counter(r[0] for r in rankings)
+    assert res["questions"][0]["counts"] == {o: first[o] for o in weights}
+    expected = reference_runoff(list(weights), rankings)
+    assert len(expected) >= 2
+    assert res["questions"][0]["rounds"] == expected
+    await assert_tally_equals_recount(sqlite_server.server.storage, pid)
+    recount = await sqlite_server.server.storage.recount(pid)
+    poll = await sqlite_server.server.storage.get_poll(pid)
+    assert recount is not None and poll is not None
+    assert recount.to_json(poll)["questions"] == res["questions"]

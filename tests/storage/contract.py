@@ -60,11 +60,16 @@ async def tally_counts(storage: Storage, poll: Poll) -> tuple[int, int, dict[str
 
 
 async def assert_matches_recount(storage: Storage, poll: Poll) -> None:
-    _, total, counts = await tally_counts(storage, poll)
+    """The stored tally equals a recount of the stored ballots: counts, the aggregated
+    rankings and so every runoff round, mean and median."""
+    tally = await storage.get_tally(poll.id, fresh=True)
     recount = await storage.recount(poll.id)
-    assert recount is not None
-    assert total == recount.total
-    assert counts == {o: recount.counts.get(o, 0) for o in poll.option_ids()}
+    assert tally is not None and recount is not None
+    assert tally.total == recount.total
+    assert {o: tally.counts.get(o, 0) for o in poll.option_ids()} == \
+        {o: recount.counts.get(o, 0) for o in poll.option_ids()}
+    assert tally.rankings == recount.rankings
+    assert tally.to_json(poll)["questions"] == recount.to_json(poll)["questions"]
 
 
 # --- checks ---------------------------------------------------------------------
@@ -283,6 +288,86 @@ async def check_closes_at(storage: Storage, count_rows: CountRows) -> None:
     assert got is not None and got.closes_at == now + 86_400_000
 
 
+KINDS_POLL: dict[str, Any] = {"title": "kinds", "allow_revote": True, "questions": [
+    {"text": "rank", "kind": "ranked", "min_choices": 1, "max_choices": 3,
+     "options": [{"label": x} for x in "ABCD"]},
+    {"text": "rate", "kind": "scale", "scale_min": 1, "scale_max": 5, "min_label": "poor"}]}
+
+
+async def check_ranked_and_scale(storage: Storage, count_rows: CountRows) -> None:
+    poll, _ = await make_poll(storage, **KINDS_POLL)
+    got = await storage.get_poll(poll.id)
+    assert got is not None and got.to_json() == poll.to_json()
+    assert got.questions[1].to_json()["min_label"] == "poor"
+    a, b, c, d = poll.questions[0].option_ids()
+    points = poll.questions[1].option_ids()  # 1..5
+    first = await cast(storage, poll, "v:1", {"q1": [c, a], "q2": [points[4]]})
+    assert first.ballot.choices["q1"] == [c, a]  # rank order kept
+    stored = await storage.get_ballot(poll.id, "v:1")
+    assert stored is not None and stored.choices["q1"] == [c, a]
+    await cast(storage, poll, "v:2", {"q1": [a, b, c], "q2": [points[0]]})
+    await cast(storage, poll, "v:3", {"q1": [b], "q2": [points[1]]})
+    await cast(storage, poll, "v:4", {"q1": [c, a], "q2": [points[1]]})
+    tally = await storage.get_tally(poll.id, fresh=True)
+    assert tally is not None
+    q1, q2 = tally.to_json(poll)["questions"]
+    assert q1["counts"] == {a: 1, b: 1, c: 2, d: 0}  # first preferences
+    assert q1["rounds"] == [
+        {"counts": {a: 1, b: 1, c: 2, d: 0}, "eliminated": [d], "exhausted": 0},
+        {"counts": {a: 1, b: 1, c: 2}, "eliminated": [b], "exhausted": 0},
+        {"counts": {a: 1, c: 2}, "eliminated": [], "exhausted": 1}]
+    assert q1["winner"] == c
+    assert (q2["mean"], q2["median"]) == (10 / 4, 2.0)  # 5, 1, 2, 2
+    await assert_matches_recount(storage, poll)
+    # A read at the same seq reuses the rankings (and their runoff); a ballot moves the seq.
+    again = await storage.get_tally(poll.id, fresh=True)
+    assert again is not None and again.rankings is tally.rankings
+    # Revotes move one ballot from one ranking to another: v:4 now ranks A first.
+    replaced = await cast(storage, poll, "v:4", {"q1": [a], "q2": [points[3]]})
+    assert replaced.replaced
+    after = await storage.get_tally(poll.id, fresh=True)
+    assert after is not None and after.rankings is not tally.rankings
+    q1, q2 = after.to_json(poll)["questions"]
+    assert q1["counts"] == {a: 2, b: 1, c: 1, d: 0}
+    assert q1["rounds"][0]["counts"] == {a: 2, b: 1, c: 1, d: 0}
+    assert q2["counts"][points[3]] == 1 and q2["counts"][points[1]] == 1
+    await assert_matches_recount(storage, poll)
+    # Random revotes keep the stored rankings equal to the recount, rounds included.
+    rng = random.Random(11)
+    for step in range(60):
+        ranking = rng.sample([a, b, c, d], rng.randint(1, 3))
+        await cast(storage, poll, f"v:{rng.randrange(12)}",
+                   {"q1": ranking, "q2": [rng.choice(points)]})
+        if step % 20 == 19:
+            await assert_matches_recount(storage, poll)
+    rows = await count_rows(poll.id)
+    assert (await storage.delete_poll(poll.id))[0] is True
+    assert await count_rows(poll.id) == {k: 0 for k in rows}
+
+
+async def check_concurrent_ranked_ballots(storage: Storage, count_rows: CountRows) -> None:
+    """Batches of ranked ballots (new ones and revotes) keep rankings exact."""
+    poll, _ = await make_poll(storage, **KINDS_POLL)
+    ids = poll.questions[0].option_ids()
+    rng = random.Random(5)
+    rankings = {f"v:{i}": rng.sample(ids, rng.randint(1, 3)) for i in range(60)}
+    await asyncio.gather(*(cast(storage, poll, v, {"q1": r, "q2": [poll.questions[1].options[0]["id"]]})
+                           for v, r in rankings.items()))
+    revotes = {v: rng.sample(ids, rng.randint(1, 3)) for v in list(rankings)[:20]}
+    await asyncio.gather(*(cast(storage, poll, v, {"q1": r, "q2": [poll.questions[1].options[2]["id"]]})
+                           for v, r in revotes.items()))
+    rankings.update(revotes)
+    tally = await storage.get_tally(poll.id, fresh=True)
+    assert tally is not None and tally.total == 60 and tally.seq == 80
+    assert tally.rankings is not None
+    expected: dict[tuple[str, ...], int] = {}
+    for r in rankings.values():
+        expected[tuple(r)] = expected.get(tuple(r), 0) + 1
+    assert tally.rankings.by_question["q1"] == expected
+    await assert_matches_recount(storage, poll)
+
+
 CHECKS = [check_poll_round_trip, check_one_ballot_per_voter, check_concurrent_casts,
           check_tally_equals_recount, check_seq_increases_on_every_change, check_delete_cascades,
-          check_idempotency, check_list_public_polls, check_closes_at]
+          check_idempotency, check_list_public_polls, check_closes_at, check_ranked_and_scale,
+          check_concurrent_ranked_ballots]

@@ -19,7 +19,7 @@ from voting.storage.mysql import MySQLStorage, decode_pos
 
 pytestmark = pytest.mark.integration
 
-TABLES = ("polls", "ballots", "poll_codes", "tally_slots")
+TABLES = ("polls", "ballots", "poll_codes", "tally_slots", "rankings")
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -11,7 +11,7 @@ from tests.storage import contract
 from voting import domain
 from voting.storage.sqlite import SQLiteStorage
 
-TABLES = ("polls", "ballots", "poll_codes", "tally_slots")
+TABLES = ("polls", "ballots", "poll_codes", "tally_slots", "rankings")
 
 
 @pytest.fixture

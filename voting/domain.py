@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from voting.errors import ApiError
+from voting.tokens import hashes_equal, sha256_hex
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
@@ -638,6 +639,11 @@ def delta(new: dict[Any, int], old: dict[Any, int] | None) -> dict[Any, int]:
     for k, n in (old or {}).items():
         out[k] = out.get(k, 0) - n
     return {k: n for k, n in out.items() if n}
+
+
+def is_admin(poll: Poll, admin_token: str | None) -> bool:
+    """Whether the token is this poll's admin token (compared as hashes, in constant time)."""
+    return admin_token is not None and hashes_equal(sha256_hex(admin_token), poll.admin_hash)
 
 
 def results_visible(poll: Poll, is_admin: bool, status: str | None = None) -> bool:

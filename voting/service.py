@@ -140,7 +140,7 @@ class PollService:
         return poll
 
     def is_admin(self, poll: Poll, admin_token: str | None) -> bool:
-        return admin_token is not None and hashes_equal(sha256_hex(admin_token), poll.admin_hash)
+        return domain.is_admin(poll, admin_token)
 
     def require_admin(self, poll: Poll, admin_token: str | None) -> None:
         if not admin_token:

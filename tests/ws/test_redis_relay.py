@@ -97,6 +97,37 @@ async def test_ballot_on_one_backend_reaches_subscriber_of_another(relay: dict[s
         api1.close()
 
 
+async def test_a_relayed_tally_carries_the_runoff_and_the_scale(relay: dict[str, Any]) -> None:
+    """Tallies relayed to another backend carry what its frames are built from: the
+    rankings (the runoff is computed there) and the scale counts (mean, median)."""
+    (_, url1, _), (server2, _, ws2) = relay["servers"]
+    await eventually(lambda: _connected(server2))
+    api1 = Api(url1)
+    try:
+        poll_id = (await api1.create_poll(questions=[
+            {"text": "Rank", "kind": "ranked",
+             "options": [{"label": "A"}, {"label": "B"}, {"label": "C"}]},
+            {"text": "Rate", "kind": "scale", "scale_min": 1, "scale_max": 3}]))["poll"]["id"]
+        feed = await subscribed(ws2, poll_id)
+        ballots = [(["o1", "o2"], "o4"), (["o2", "o1"], "o5"), (["o3", "o2"], "o6")]
+        for ranking, point in ballots:
+            r = await api1.post(f"/api/polls/{poll_id}/ballots",
+                                {"choices": {"q1": ranking, "q2": [point]}},
+                                headers={"X-Voter-Token": await api1.voter()})
+            assert r.status == 201, r.body
+        last = await feed.wait_for(lambda f: f["type"] == "tally" and f["total"] == 3)
+        ranked, scale = last["questions"]
+        # Round 1: 1-1-1, C eliminated (listed last); its ballot goes to B: B wins 2 of 3.
+        assert ranked["winner"] == "o2" and len(ranked["rounds"]) == 2, ranked
+        assert ranked["rounds"][0]["eliminated"] == ["o3"]
+        assert scale["mean"] == 2 and scale["median"] == 2, scale
+        results = (await api1.get(f"/api/polls/{poll_id}/results")).json
+        assert results["questions"] == last["questions"]
+        await feed.close()
+    finally:
+        api1.close()
+
+
 async def subscribed(ws_url: str, poll_id: str) -> Feed:
     feed = await Feed.connect(ws_url)
     feed.send({"type": "subscribe", "poll": poll_id})

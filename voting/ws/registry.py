@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from voting.domain import Poll, Tally
+from voting.domain import Poll, Tally, is_admin, results_visible
 from voting.errors import DomainError
 from voting.metrics import Metrics
 from voting.storage.base import Storage
-from voting.tokens import hashes_equal, sha256_hex
 from voting.ws.broker import Broker
 from voting.ws.outbox import Frame, Outbox
 
@@ -97,10 +96,6 @@ def tally_frame(frame_type: str, poll: Poll, tally: Tally, with_counts: bool) ->
     if with_counts:
         frame["questions"] = tally.to_json(poll)["questions"]
     return frame
-
-
-def counts_visible(poll: Poll, status: str, admin: bool) -> bool:
-    return poll.results == "live" or status == "closed" or admin
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -193,8 +188,7 @@ class Registry:
                 raise SubscribeError("poll_not_found", "No poll with this id.")
             admin = False
             if admin_token is not None:
-                if not isinstance(admin_token, str) or not hashes_equal(
-                        sha256_hex(admin_token), poll.admin_hash):
+                if not isinstance(admin_token, str) or not is_admin(poll, admin_token):
                     raise SubscribeError("forbidden", "The admin token is not valid for this poll.")
                 admin = True
             if tally is None:
@@ -215,7 +209,7 @@ class Registry:
         subscription = Subscription(sub, admin, tally.seq)
         feed.subs[key] = subscription
         mine.add(poll_id)
-        visible = counts_visible(poll, tally.status, admin)
+        visible = results_visible(poll, admin, tally.status)
         sub.outbox.put("snapshot", dumps(tally_frame("snapshot", poll, tally, visible)))
         # A change read by a flush that ran while we read the snapshot must still reach us.
         self._mark_dirty(poll_id)
@@ -285,8 +279,7 @@ class Registry:
 
     def _relayed_tally(self, poll_id: str, feed: PollFeed, event: dict[str, Any]) -> None:
         try:
-            tally = Tally(poll_id, int(event["seq"]), str(event["status"]), int(event["total"]),
-                          {str(k): int(v) for k, v in dict(event["counts"]).items()})
+            tally = Tally.from_relay(poll_id, event)
         except (KeyError, TypeError, ValueError):
             log.warning("ignoring a malformed relayed tally for %s", poll_id)
             return
@@ -329,8 +322,8 @@ class Registry:
                 del self._relay_only[poll_id]
 
     def _relay(self, tally: Tally) -> None:
-        self.broker.relay(tally.poll_id, {"type": "tally", "seq": tally.seq, "status": tally.status,
-                                          "total": tally.total, "counts": tally.counts})
+        # Rankings included: a ranked question's runoff is computed where the frame is made.
+        self.broker.relay(tally.poll_id, {"type": "tally", **tally.relay_json()})
 
     def _mark_dirty(self, poll_id: str) -> None:
         feed = self.feeds.get(poll_id)
@@ -382,7 +375,7 @@ class Registry:
         for s in feed.subs.values():
             if not (seq > s.last_seq or seq == s.last_seq == s.repeat_seq):
                 continue  # nothing missed: seq only grows on a connection
-            visible = counts_visible(feed.poll, tally.status, s.admin)
+            visible = results_visible(feed.poll, s.admin, tally.status)
             frame = frames.get(visible)
             if frame is None:
                 frame = frames[visible] = Frame(

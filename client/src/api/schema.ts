@@ -255,16 +255,28 @@ export interface components {
         OptionIn: {
             label: string;
         };
+        /** @description single, multiple and ranked questions need options; a scale question takes scale_min and scale_max instead and the server makes one option per point (label = the number). */
         QuestionIn: {
             text: string;
             /**
              * @default single
              * @enum {unknown}
              */
-            kind?: "single" | "multiple";
+            kind?: "single" | "multiple" | "ranked" | "scale";
+            /** @description multiple and ranked: default 1 (single, scale: 1) */
             min_choices?: number;
+            /** @description multiple: default the number of options; ranked: how many ranks may be filled, default all options, at least 1 (single, scale: 1) */
             max_choices?: number;
-            options: components["schemas"]["OptionIn"][];
+            /** @description required except for scale, where it is refused */
+            options?: components["schemas"]["OptionIn"][];
+            /** @description scale only (required there); below scale_max */
+            scale_min?: number;
+            /** @description scale only (required there); at most 11 points */
+            scale_max?: number;
+            /** @description scale only: the text of the lowest point */
+            min_label?: string | null;
+            /** @description scale only: the text of the highest point */
+            max_label?: string | null;
         };
         PollIn: {
             title: string;
@@ -301,20 +313,45 @@ export interface components {
             id: string;
             label: string;
         };
+        /** @description A scale question also carries scale_min, scale_max, min_label and max_label (always, labels null when not given); its options are its points in order, label = the number. */
         Question: {
             id: string;
             text: string;
             /** @enum {unknown} */
-            kind: "single" | "multiple";
+            kind: "single" | "multiple" | "ranked" | "scale";
             min_choices: number;
             max_choices: number;
             options: components["schemas"]["Option"][];
+            scale_min?: number;
+            scale_max?: number;
+            min_label?: string | null;
+            max_label?: string | null;
         };
-        QuestionCounts: {
-            id: string;
+        /** @description One instant-runoff round: every ballot counted for its highest-ranked option still in the race; sum(counts) + exhausted = total. */
+        Round: {
+            /** @description the options still in the race this round, in listing order (eliminated ones are absent) */
             counts: {
                 [key: string]: number;
             };
+            /** @description the option eliminated after this round; empty in the last round */
+            eliminated: string[];
+            /** @description ballots ranking no option still in the race */
+            exhausted: number;
+        };
+        QuestionCounts: {
+            id: string;
+            /** @description every option, zeros included; ranked: first preferences */
+            counts: {
+                [key: string]: number;
+            };
+            /** @description ranked questions only: the instant-runoff count */
+            rounds?: components["schemas"]["Round"][];
+            /** @description ranked questions only: the option with more than half of the ballots not exhausted in the last round; null while no ballot ranks anything */
+            winner?: string | null;
+            /** @description scale questions only: the mean point; null with no votes */
+            mean?: number | null;
+            /** @description scale questions only: the median point (the mean of the two middle points for an even count); null with no votes */
+            median?: number | null;
         };
         Tally: {
             seq: number;
@@ -364,6 +401,7 @@ export interface components {
             questions: components["schemas"]["QuestionCounts"][];
         };
         BallotIn: {
+            /** @description question id -> chosen option ids (distinct); for a ranked question in rank order, most preferred first; for a scale question the one point's option */
             choices: {
                 [key: string]: string[];
             };

@@ -52,6 +52,8 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--json", metavar="FILE", help="write the whole report here")
     b.add_argument("--concurrency", type=_ints, default=[50],
                    help="concurrent voters; a list (10,50,200) repeats hot for each (default 50)")
+    b.add_argument("--watch-concurrency", type=int, default=50,
+                   help="concurrent voters in fanout, many and slow (default 50)")
     b.add_argument("--ballots", type=int, default=3000, help="ballots per run (default 3000)")
     b.add_argument("--subscribers", type=_ints, default=[1000, 3000],
                    help="fanout audiences (default 1000,3000)")
@@ -90,6 +92,7 @@ def _options(args: argparse.Namespace) -> Options:
                    idle=args.idle, slow_others=args.slow_others, slow_rate=args.slow_rate,
                    slow_before=args.slow_before, stall=args.stall, options=args.options,
                    sub_procs=max(1, args.sub_procs), voter_procs=max(1, args.voter_procs),
+                   watch_concurrency=max(1, args.watch_concurrency),
                    bws_seconds=args.bws_seconds,
                    direct=args.direct)
 

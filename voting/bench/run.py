@@ -130,6 +130,7 @@ class Options:
     options: int
     sub_procs: int
     voter_procs: int
+    watch_concurrency: int
     bws_seconds: float
     direct: bool
     expect_miscount: bool = False
@@ -551,7 +552,7 @@ class Bench:
                 "rss_kb_before": rss_before}
 
     async def fanout(self) -> dict[str, Any]:
-        c = self.o.concurrency[0]
+        c = self.o.watch_concurrency
         ref = await self.reference_rate(c)
         rows = []
         for s in self.o.subscribers:
@@ -575,7 +576,7 @@ class Bench:
         return {"reference_ballots_per_second": ref, "runs": rows}
 
     async def many(self) -> dict[str, Any]:
-        c = self.o.concurrency[0]
+        c = self.o.watch_concurrency
         ref = await self.reference_rate(c)
         progress(f"many: creating {self.o.polls} polls")
         polls = await self.create_polls(self.o.polls)
@@ -618,7 +619,7 @@ class Bench:
         n_a = int(self.o.slow_rate * self.o.slow_before)
         n_b = int(self.o.slow_rate * self.o.stall)
         progress(f"slow: {self.o.slow_before:.0f} s of ballots with everyone reading")
-        cast_a = await self.cast(self.plan_for(polls, n_a), self.o.concurrency[0],
+        cast_a = await self.cast(self.plan_for(polls, n_a), self.o.watch_concurrency,
                                  rate=self.o.slow_rate)
         stalled = await self.rpc(last, {"cmd": "stall"})
         backend = self.t.backend(stalled.get("server"))
@@ -635,7 +636,7 @@ class Bench:
 
         sampler = asyncio.get_running_loop().create_task(sample())
         try:
-            cast_b = await self.cast(self.plan_for(polls, n_b), self.o.concurrency[0],
+            cast_b = await self.cast(self.plan_for(polls, n_b), self.o.watch_concurrency,
                                      rate=self.o.slow_rate, first_token=n_a)
         finally:
             sampler.cancel()

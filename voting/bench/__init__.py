@@ -102,7 +102,12 @@ def _cluster_target(cluster: Any, tally_interval: float) -> Target:
                 zip(cluster.backend_names, cluster.backend_ports)]
     url = cluster.url
     assert url is not None
+    roles: dict[str, list[int]] = {}
+    for proc in cluster.status()["processes"]:
+        if proc["pid"]:
+            roles.setdefault(proc["role"], []).append(proc["pid"])
     return Target(url=url, mode="cluster", backends=backends, mysql=cluster.primary_dsn,
+                  roles=roles,
                   mysql_root_socket=str(cluster.root_socket("primary")),
                   scratch_dir=str(cluster.state_dir), tally_interval=tally_interval)
 
@@ -111,7 +116,9 @@ def _single_target(url: str, tally_interval: float) -> Target:
     from voting.bench.clients import host_port
     _, port = host_port(url)
     name = "server"
-    return Target(url=url, mode="embedded", backends=[Backend(name, port, pid_listening_on(port))],
+    pid = pid_listening_on(port)
+    return Target(url=url, mode="embedded", backends=[Backend(name, port, pid)],
+                  roles={"server": [pid]} if pid else {},
                   scratch_dir=tempfile.gettempdir() if not os.path.isdir(".run") else ".run",
                   tally_interval=tally_interval)
 

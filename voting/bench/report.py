@@ -23,6 +23,17 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
+SHORT = {"server": "srv", "backend": "be", "nginx": "ngx", "primary": "db", "replica": "rep",
+         "redis": "rds", "generator": "gen", "others": "other"}
+
+
+def cpu(used: dict[str, float] | None) -> str:
+    """Cores used per role during the ballots, e.g. "be 1.1 ngx 0.2 db 0.3 gen 0.4 other 0.1"."""
+    if not used:
+        return "-"
+    return " ".join(f"{SHORT[k]} {used[k]:.2f}" for k in SHORT if k in used)
+
+
 def table(report: dict[str, Any]) -> str:
     res = report["results"]
     lines = [f"voting bench — {report['mode']} at {report['url']} "
@@ -32,21 +43,21 @@ def table(report: dict[str, Any]) -> str:
         lines.append("hot poll")
         lines += _table(
             ["conc", "ballots/s", "p50 ms", "p99 ms", "B_nop/s", "x B_nop", "B_ins/s", "x B_ins",
-             "exact"],
+             "exact", "CPU cores during the ballots"],
             [[r["concurrency"], r["ballots_per_second"], r["ballot_latency_ms"]["p50"],
               r["ballot_latency_ms"]["p99"], r["B_nop"]["requests_per_second"],
               r["ratio_to_B_nop"], r["B_ins"]["inserts_per_second"], r["ratio_to_B_ins"],
-              r["exact"]] for r in res["hot"]["runs"]])
+              r["exact"], cpu(r.get("cpu_cores"))] for r in res["hot"]["runs"]])
         lines.append("")
     feed_head = ["subs", "ballots/s", "x ref", "v->t p50", "p99", "max", "exact", "whole",
-                 "frames/s (busiest)", "x B_ws"]
+                 "frames/s (busiest)", "x B_ws", "CPU cores during the ballots"]
 
     def feed_row(r: dict[str, Any], rel: Any) -> list[Any]:
         eff = r.get("efficiency") or {}
         return [r["subscribers"], r["ballots_per_second"], rel, r["vote_to_tally_ms"]["p50"],
                 r["vote_to_tally_ms"]["p99"], r["vote_to_tally_ms"]["max"], r["exact"],
                 f"{r['ended_on_results']}/{r['subscribers']}", eff.get("frames_per_second"),
-                eff.get("ratio_to_B_ws")]
+                eff.get("ratio_to_B_ws"), cpu(r.get("cpu_cores"))]
 
     if "fanout" in res:
         lines.append(f"fan-out (reference: {res['fanout']['reference_ballots_per_second']} "

@@ -43,6 +43,7 @@ class Target:
     backends: list[Backend]
     mysql: dict[str, Any] | None = None  # app user's DSN on the primary (B_ins)
     mysql_root_socket: str | None = None  # for the scratch table's DDL
+    roles: dict[str, list[int]] = field(default_factory=dict)  # role -> pids (CPU accounting)
     scratch_dir: str = "."
     tally_interval: float = 0.1
 
@@ -67,6 +68,53 @@ def rss_kb(pid: int | None) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _stat(pid: str) -> tuple[int, float] | None:
+    """(ppid, cpu seconds) of a process from /proc/PID/stat."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = raw[raw.rindex(")") + 2:].split()
+    return int(rest[1]), (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(roles: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far per role (its processes and their children, e.g. nginx's
+    workers), and "machine": busy seconds of the whole machine (every process's share)."""
+    stats = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = _stat(d.name)
+            if st is not None:
+                stats[int(d.name)] = st
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    out = {}
+    for role, pids in roles.items():
+        seen = set(pids) | {c for p in pids for c in children.get(p, ())}
+        out[role] = sum(stats[p][1] for p in seen if p in stats)
+    try:
+        cpu = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
+        ticks = [int(x) for x in cpu]
+        out["machine"] = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def cpu_cores(before: dict[str, float], after: dict[str, float], seconds: float
+              ) -> dict[str, float]:
+    """Cores used per role over a phase; "others": the machine's busy cores not ours."""
+    if seconds <= 0:
+        return {}
+    used = {k: round((after[k] - before[k]) / seconds, 2) for k in after if k in before}
+    if "machine" in used:
+        used["others"] = round(max(0.0, used["machine"] - sum(
+            v for k, v in used.items() if k != "machine")), 2)
+    return used
 
 
 def pid_listening_on(port: int) -> int | None:
@@ -244,17 +292,27 @@ class Bench:
             raise BenchError(f"only {self.tokens} of {n} voter tokens issued: "
                              f"{[a['statuses'] for a in answers]}")
 
+    def roles(self) -> dict[str, list[int]]:
+        roles = dict(self.t.roles)
+        roles["generator"] = [p.proc.pid for p in [*self.voters, *self.subs]]
+        return roles
+
     async def cast(self, plan: list[tuple[str, str, str]], concurrency: int, rate: float = 0,
                    first_token: int = 0) -> dict[str, Any]:
         """Cast the plan's ballots; per poll the accepted ones in the order their 201 came."""
         await self.ensure_tokens(first_token + len(plan) + len(self.voters))
         host, port = self.t.host_port
+        roles = self.roles()
+        cpu_before = await asyncio.to_thread(cpu_snapshot, roles)
+        wall_before = time.monotonic()
         v = len(self.voters)
         conc = self._split(concurrency)
         answers = await self.all_voters([
             {"cmd": "ballots", "host": host, "port": port, "concurrency": max(1, conc[k]),
              "plan": plan[k::v], "rate": rate / v, "first_token": -(-first_token // v)}
             for k in range(v)])
+        cpu = cpu_cores(cpu_before, await asyncio.to_thread(cpu_snapshot, roles),
+                        time.monotonic() - wall_before)
         records = [(k + i * v, t_send, t_resp, code) for k, a in enumerate(answers)
                    for i, t_send, t_resp, code in a["records"]]
         t0 = min((r[1] for r in records), default=time.monotonic())
@@ -277,6 +335,7 @@ class Bench:
         n_ok = statuses.get("201", 0)
         return {"statuses": statuses, "expected": expected, "accepted": accepted,
                 "seconds": ans["seconds"], "t0": t0, "t1": t1, "latency": latency_ms(lat),
+                "cpu_cores": cpu,
                 "ballots_per_second": round(n_ok / ans["seconds"], 1) if ans["seconds"] else 0}
 
     async def check_exact(self, polls: list[tuple[str, str, list[str]]], cast: dict[str, Any],
@@ -494,7 +553,7 @@ class Bench:
             row = {"concurrency": c, "ballots": self.o.ballots, "statuses": cast["statuses"],
                    "ballots_per_second": cast["ballots_per_second"],
                    "ballot_latency_ms": cast["latency"], "exact": exact,
-                   "B_nop": nop, "B_ins": ins,
+                   "cpu_cores": cast["cpu_cores"], "B_nop": nop, "B_ins": ins,
                    "ratio_to_B_nop": ratio(cast["ballots_per_second"], nop["requests_per_second"]),
                    "ratio_to_B_ins": ratio(cast["ballots_per_second"], ins["inserts_per_second"])}
             if not exact:
@@ -544,6 +603,7 @@ class Bench:
                 "per_backend": conn["servers"], "ballots": ballots, "concurrency": concurrency,
                 "statuses": cast["statuses"], "ballots_per_second": cast["ballots_per_second"],
                 "ballot_latency_ms": cast["latency"], "vote_to_tally_ms": lat,
+                "cpu_cores": cast["cpu_cores"],
                 "ballots_not_seen": feeds["ballots_not_seen"]["ballots"],
                 "exact": exact, "ended_on_results": feeds["ended_on_results"],
                 "every_subscriber_whole": whole, "out_of_order_frames": feeds["out_of_order"],

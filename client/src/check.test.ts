@@ -37,6 +37,23 @@ describe('parseFrame', () => {
 });
 
 describe('HTTP shapes', () => {
+  it('takes ranked and scale questions and their tallies (rounds, winner, mean, median)', () => {
+    const t = tally({
+      seq: 3,
+      total: 3,
+      questions: [
+        { id: 'r', counts: { a: 2, b: 1 }, rounds: [{ counts: { a: 2, b: 1 }, eliminated: [], exhausted: 0 }], winner: 'a' },
+        { id: 's', counts: { p1: 1, p2: 2 }, mean: 1.67, median: 2 },
+        { id: 'e', counts: { p1: 0 }, mean: null, median: null },
+      ],
+    });
+    expect(t.questions?.[0].winner).toBe('a');
+    expect(t.questions?.[1].mean).toBe(1.67);
+    expect(() => tally({ seq: 1, total: 1, questions: [{ id: 'r', counts: {}, rounds: [{ counts: {}, exhausted: 0 }] }] })).toThrow(
+      /rounds\[0\]\.eliminated/,
+    );
+  });
+
   it('names the path of what is wrong', () => {
     expect(() => tally({ seq: 1, total: 1, questions: [{ id: 'q', counts: { a: 1.5 } }] })).toThrow(/questions\[0\]\.counts\.a/);
     expect(() => pollCheck({ id: 1 })).toThrow(ContractError);

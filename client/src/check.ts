@@ -99,18 +99,32 @@ export function object<R extends Shape, O extends Shape = Record<never, never>>(
 
 const status = oneOf('open', 'closed');
 
-export const questionTally: Check<QuestionTally> = object({ id: str, counts: recordOf(count) });
+/** A number (mean, median). */
+export const num: Check<number> = (v, p = '') => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ContractError(p, 'a number');
+  return v;
+};
+
+const round = object({ counts: recordOf(count), eliminated: arrayOf(str), exhausted: count });
+
+export const questionTally: Check<QuestionTally> = object(
+  { id: str, counts: recordOf(count) },
+  { rounds: arrayOf(round), winner: nullable(str), mean: nullable(num), median: nullable(num) },
+);
 
 export const tally: Check<Tally> = object({ seq: count, total: count }, { questions: arrayOf(questionTally) });
 
-export const question: Check<Question> = object({
-  id: str,
-  text: str,
-  kind: oneOf('single', 'multiple'),
-  min_choices: count,
-  max_choices: count,
-  options: arrayOf(object({ id: str, label: str })),
-});
+export const question: Check<Question> = object(
+  {
+    id: str,
+    text: str,
+    kind: oneOf('single', 'multiple', 'ranked', 'scale'),
+    min_choices: count,
+    max_choices: count,
+    options: arrayOf(object({ id: str, label: str })),
+  },
+  { scale_min: count, scale_max: count, min_label: nullable(str), max_label: nullable(str) },
+);
 
 export const poll: Check<Poll> = object(
   {

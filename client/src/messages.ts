@@ -68,6 +68,17 @@ const EN: Record<string, Entry> = {
   rule_optional_one: 'Choose at most 1 (optional).',
   rule_optional_up_to: (p) => `Choose up to ${p.max} (optional).`,
   rule_range: (p) => `Choose ${p.min} to ${p.max}.`,
+  // kinds/ranked.tsx, kinds/scale.tsx
+  rule_rank_exactly: (p) => `Rank ${p.n} ${plural(Number(p.n), 'option', 'options')}, 1 for your first choice.`,
+  rule_rank_range: (p) =>
+    Number(p.min) === 0 ? `Rank up to ${p.max} options, 1 for your first choice (optional).` : `Rank ${p.min} to ${p.max} options, 1 for your first choice.`,
+  ballot_rank_too_few: (p) => `Rank at least ${p.min} ${plural(Number(p.min), 'option', 'options')}.`,
+  rule_rank_all: (p) => `Rank all ${p.n} options, 1 for your first choice.`,
+  rule_scale_range: (p) => `Choose one point from ${p.min} to ${p.max}.`,
+  ballot_rank_too_many: (p) => `Rank at most ${p.max} ${plural(Number(p.max), 'option', 'options')}.`,
+  scale_not_numbers: 'Enter whole numbers for the lowest and highest points.',
+  scale_range: (p) => `The scale runs within ${p.lowest} to ${p.highest}, its lowest point below its highest (at most 11 points).`,
+  scale_label_too_long: (p) => `The label is longer than ${p.max} characters.`,
   ballot_unknown_question: 'Unknown question.',
   ballot_duplicate: 'An option was chosen twice.',
   ballot_unknown_option: 'Unknown option.',

@@ -3,6 +3,7 @@
 
 import type { Problem } from '../messages';
 import type { CreatePollBody, Eligibility, QuestionKind, ResultsMode, ShowResults, Visibility } from '../types';
+import { kindOf } from '../kinds';
 import { charLength, cleanText, isBlank, textProblem, visibleKey } from './text';
 
 export const LIMITS = {
@@ -31,6 +32,11 @@ export interface QuestionDraft {
   min: string;
   max: string;
   options: OptionDraft[];
+  /** `scale` (kinds/scale.tsx): the end points, as typed, and the optional end labels. */
+  scaleMin: string;
+  scaleMax: string;
+  minLabel: string;
+  maxLabel: string;
 }
 
 export interface PollForm {
@@ -58,7 +64,18 @@ export function newOption(label = ''): OptionDraft {
 }
 
 export function newQuestion(): QuestionDraft {
-  return { key: newKey('q'), text: '', kind: 'single', min: '1', max: '2', options: [newOption(), newOption()] };
+  return {
+    key: newKey('q'),
+    text: '',
+    kind: 'single',
+    min: '1',
+    max: '2',
+    options: [newOption(), newOption()],
+    scaleMin: '1',
+    scaleMax: '5',
+    minLabel: '',
+    maxLabel: '',
+  };
 }
 
 export function emptyForm(): PollForm {
@@ -77,7 +94,8 @@ export function emptyForm(): PollForm {
 }
 
 /** Field path → problem (a message code).  Paths: title, description, questions, q.<key>.text,
- * q.<key>.options, q.<key>.choices, o.<key>.label, codeCount, closesAt. */
+ * q.<key>.options, q.<key>.choices, o.<key>.label, codeCount, closesAt; a scale's q.<key>.scale,
+ * q.<key>.minLabel, q.<key>.maxLabel. */
 export type FormErrors = Record<string, Problem>;
 
 function parseIntStrict(s: string): number | null {
@@ -120,6 +138,9 @@ export function validatePollForm(form: PollForm, now: number = Date.now()): Form
 
   for (const q of form.questions) {
     put(`q.${q.key}.text`, checkText(q.text, LIMITS.questionTextMax, 'question_required', 'question_too_long'));
+    const kind = kindOf(q.kind);
+    Object.assign(e, kind.checkDraft(q));
+    if (!kind.writesOptions) continue;
 
     const n = q.options.length;
     if (n < LIMITS.optionsMin) e[`q.${q.key}.options`] = { code: 'options_too_few', params: { min: LIMITS.optionsMin } };
@@ -136,17 +157,6 @@ export function validatePollForm(form: PollForm, now: number = Date.now()): Form
       const key = visibleKey(o.label);
       if (seen.has(key)) e[`o.${o.key}.label`] = { code: 'option_duplicate' };
       else seen.add(key);
-    }
-
-    if (q.kind === 'multiple') {
-      const min = parseIntStrict(q.min);
-      const max = parseIntStrict(q.max);
-      const path = `q.${q.key}.choices`;
-      if (min === null || max === null) e[path] = { code: 'choices_not_numbers' };
-      else if (min < 0) e[path] = { code: 'choices_min_negative' };
-      else if (min > max) e[path] = { code: 'choices_min_over_max' };
-      else if (max > n) e[path] = { code: 'choices_max_over_options', params: { n } };
-      else if (max < 1) e[path] = { code: 'choices_max_zero' };
     }
   }
 
@@ -175,14 +185,7 @@ export function toCreateBody(form: PollForm): CreatePollBody {
     code_count: form.eligibility === 'codes' ? Number.parseInt(form.codeCount, 10) : null,
     visibility: form.visibility,
     closes_at: localToRfc3339(form.closesAt),
-    questions: form.questions.map((q) => ({
-      text: cleanText(q.text),
-      kind: q.kind,
-      ...(q.kind === 'multiple'
-        ? { min_choices: Number.parseInt(q.min, 10), max_choices: Number.parseInt(q.max, 10) }
-        : {}),
-      options: q.options.map((o) => ({ label: cleanText(o.label) })),
-    })),
+    questions: form.questions.map((q) => ({ text: cleanText(q.text), ...kindOf(q.kind).body(q) })),
   };
 }
 

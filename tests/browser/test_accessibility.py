@@ -95,8 +95,9 @@ class Polls:
         return next(self._next_code)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def polls(embedded_server: Any) -> Polls:
+    """Fresh polls for every case (a few API calls): no case sees another's ballots or codes."""
     base = str(embedded_server.url).rstrip("/")
     live = create_poll(base, {
         "title": LIVE_TITLE,

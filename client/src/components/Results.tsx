@@ -1,6 +1,6 @@
-import { useMemo } from 'react';
+import { kindOf, type ResultsProps } from '../kinds';
 import type { Poll } from '../types';
-import { countOf, percent, type TallyState } from '../state/tally';
+import type { TallyState } from '../state/tally';
 import { useThrottled } from '../hooks';
 
 function votersText(n: number): string {
@@ -12,8 +12,8 @@ export function summarize(poll: Poll, tally: TallyState): string {
   const parts = [`${votersText(tally.total)}.`];
   if (tally.questions) {
     for (const q of poll.questions) {
-      const counts = q.options.map((o) => `${o.label} ${countOf(tally, q.id, o.id)}`).join(', ');
-      parts.push(poll.questions.length > 1 ? `${q.text}: ${counts}.` : `${counts}.`);
+      const said = kindOf(q.kind).summary(q, tally.questions.find((x) => x.id === q.id), tally.total);
+      parts.push(poll.questions.length > 1 ? `${q.text}: ${said}.` : `${said}.`);
     }
   }
   return parts.join(' ');
@@ -30,20 +30,17 @@ interface Props {
   hiddenNote?: string | null;
 }
 
-/** Bars with counts and percentages per question, the total, and an aria-live summary. */
+function QuestionResults(props: ResultsProps) {
+  const View = kindOf(props.question.kind).Results;
+  return <View {...props} />;
+}
+
+/** Per question its kind's results (bars, the runoff, the scale's distribution), the total, and an
+ * aria-live summary. */
 export function Results({ poll, tally, big = false, headingLevel = 3, hiddenNote = null }: Props) {
   const status = tally.status ?? poll.status;
   const announcement = useThrottled(tally.seq >= 0 ? summarize(poll, hiddenNote ? { ...tally, questions: null } : tally) : '', 4000);
   const H = headingLevel === 2 ? 'h2' : 'h3';
-  const leaders = useMemo(() => {
-    const m = new Map<string, number>();
-    for (const q of poll.questions) {
-      let best = 0;
-      for (const o of q.options) best = Math.max(best, countOf(tally, q.id, o.id));
-      m.set(q.id, best);
-    }
-    return m;
-  }, [poll, tally]);
 
   // A plain container: each page puts it in its own "Results" region (a nested region of the
   // same name would only repeat it in the landmark list).
@@ -64,29 +61,7 @@ export function Results({ poll, tally, big = false, headingLevel = 3, hiddenNote
         poll.questions.map((q) => (
           <div className="result-q" key={q.id} data-testid="result-question">
             <H className="result-q-text">{q.text}</H>
-            <ul className="bars">
-              {q.options.map((o) => {
-                const n = countOf(tally, q.id, o.id);
-                const pct = percent(n, tally.total);
-                const lead = n > 0 && n === leaders.get(q.id);
-                return (
-                  <li key={o.id} className={`bar ${lead ? 'bar-lead' : ''}`} data-testid="bar" data-option={o.label} data-count={n}>
-                    <div className="bar-head">
-                      <span className="bar-label">{o.label}</span>
-                      <span className="bar-num">
-                        <span className="bar-count" data-testid="bar-count">
-                          {n}
-                        </span>
-                        <span className="bar-pct"> · {pct}%{q.kind === 'multiple' ? ' of voters' : ''}</span>
-                      </span>
-                    </div>
-                    <div className="bar-track" aria-hidden="true">
-                      <div className="bar-fill" style={{ width: `${pct}%` }} />
-                    </div>
-                  </li>
-                );
-              })}
-            </ul>
+            <QuestionResults question={q} qt={tally.questions?.find((x) => x.id === q.id)} total={tally.total} variant="page" />
           </div>
         ))
       )}

@@ -15,6 +15,7 @@ import {
   type PollForm,
   type QuestionDraft,
 } from '../state/pollForm';
+import { KINDS, kindOf } from '../kinds';
 import type { CreatePollBody, CreatePollResponse } from '../types';
 
 function FieldError({ id, message }: { id: string; message?: Problem }) {
@@ -325,7 +326,8 @@ function QuestionEditor({
   const n = index + 1;
   const textErr = errors[`q.${q.key}.text`];
   const optErr = errors[`q.${q.key}.options`];
-  const choiceErr = errors[`q.${q.key}.choices`];
+  const kind = kindOf(q.kind);
+  const KindEditor = kind.Editor;
   const focusLater = (id: string) => setTimeout(() => document.getElementById(id)?.focus(), 0);
 
   const setOptions = (options: QuestionDraft['options']) => {
@@ -383,159 +385,117 @@ function QuestionEditor({
 
       <fieldset className="radios radios-inline">
         <legend className="field-label">Answer type</legend>
-        <div className="check">
-          <input
-            id={`q-${q.key}-single`}
-            type="radio"
-            name={`kind-${q.key}`}
-            checked={q.kind === 'single'}
-            onChange={() => onChange({ kind: 'single' })}
-          />
-          <label htmlFor={`q-${q.key}-single`}>One choice</label>
-        </div>
-        <div className="check">
-          <input
-            id={`q-${q.key}-multiple`}
-            type="radio"
-            name={`kind-${q.key}`}
-            checked={q.kind === 'multiple'}
-            onChange={() => onChange({ kind: 'multiple', min: '1', max: String(q.options.length) })}
-          />
-          <label htmlFor={`q-${q.key}-multiple`}>Several choices</label>
-        </div>
+        {KINDS.map((k) => (
+          <div className="check" key={k}>
+            <input
+              id={`q-${q.key}-${k}`}
+              type="radio"
+              name={`kind-${q.key}`}
+              checked={q.kind === k}
+              onChange={() => onChange({ kind: k, ...kindOf(k).onPick(q) })}
+            />
+            <label htmlFor={`q-${q.key}-${k}`}>{kindOf(k).title}</label>
+          </div>
+        ))}
       </fieldset>
 
-      {q.kind === 'multiple' && (
-        <div className="row minmax">
-          <div className="field">
-            <label htmlFor={`q-${q.key}-min`} className="field-label">
-              At least
-            </label>
-            <input
-              id={`q-${q.key}-min`}
-              type="number"
-              inputMode="numeric"
-              min={0}
-              max={q.options.length}
-              value={q.min}
-              onChange={(e) => onChange({ min: e.target.value })}
-              aria-invalid={!!choiceErr}
-              aria-describedby={describedBy(choiceErr && `q-${q.key}-choices-err`)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor={`q-${q.key}-max`} className="field-label">
-              At most
-            </label>
-            <input
-              id={`q-${q.key}-max`}
-              type="number"
-              inputMode="numeric"
-              min={1}
-              max={q.options.length}
-              value={q.max}
-              onChange={(e) => onChange({ max: e.target.value })}
-              aria-invalid={!!choiceErr}
-              aria-describedby={describedBy(choiceErr && `q-${q.key}-choices-err`)}
-            />
-          </div>
-        </div>
-      )}
-      <FieldError id={`q-${q.key}-choices-err`} message={choiceErr} />
+      {KindEditor && <KindEditor q={q} errors={errors} onChange={onChange} errorId={(field) => `q-${q.key}-${field}-err`} />}
 
-      <fieldset className="options">
-        <legend className="field-label">Options of question {n}</legend>
-        <ol className="option-list">
-          {q.options.map((o, oi) => {
-            const err = errors[`o.${o.key}.label`];
-            const m = oi + 1;
-            return (
-              <li key={o.key} className="option-row">
-                <label htmlFor={`o-${o.key}`} className="sr-only">
-                  Option {m} of question {n}
-                </label>
-                <input
-                  id={`o-${o.key}`}
-                  value={o.label}
-                  placeholder={`Option ${m}`}
-                  autoComplete="off"
-                  onChange={(e) => onChange({ options: q.options.map((x) => (x.key === o.key ? { ...x, label: e.target.value } : x)) })}
-                  onKeyDown={(e) => {
-                    if (e.key === 'Enter') {
-                      // Enter in the last option adds a new one instead of submitting.
-                      e.preventDefault();
-                      if (oi === q.options.length - 1 && q.options.length < LIMITS.optionsMax) {
-                        const no = newOption();
-                        setOptions([...q.options, no]);
-                        focusLater(`o-${no.key}`);
-                      } else if (oi < q.options.length - 1) {
-                        focusLater(`o-${q.options[oi + 1].key}`);
+      {kind.writesOptions && (
+        <fieldset className="options">
+          <legend className="field-label">Options of question {n}</legend>
+          <ol className="option-list">
+            {q.options.map((o, oi) => {
+              const err = errors[`o.${o.key}.label`];
+              const m = oi + 1;
+              return (
+                <li key={o.key} className="option-row">
+                  <label htmlFor={`o-${o.key}`} className="sr-only">
+                    Option {m} of question {n}
+                  </label>
+                  <input
+                    id={`o-${o.key}`}
+                    value={o.label}
+                    placeholder={`Option ${m}`}
+                    autoComplete="off"
+                    onChange={(e) => onChange({ options: q.options.map((x) => (x.key === o.key ? { ...x, label: e.target.value } : x)) })}
+                    onKeyDown={(e) => {
+                      if (e.key === 'Enter') {
+                        // Enter in the last option adds a new one instead of submitting.
+                        e.preventDefault();
+                        if (oi === q.options.length - 1 && q.options.length < LIMITS.optionsMax) {
+                          const no = newOption();
+                          setOptions([...q.options, no]);
+                          focusLater(`o-${no.key}`);
+                        } else if (oi < q.options.length - 1) {
+                          focusLater(`o-${q.options[oi + 1].key}`);
+                        }
                       }
-                    }
-                  }}
-                  aria-invalid={!!err}
-                  aria-describedby={describedBy(err && `o-${o.key}-err`)}
-                />
-                <div className="toolbar">
-                  <button
-                    type="button"
-                    id={`o-${o.key}-up`}
-                    className="btn btn-icon"
-                    disabled={oi === 0}
-                    aria-label={`Move option ${m} of question ${n} up`}
-                    onClick={() => {
-                      onChange({ options: move(q.options, oi, -1) });
-                      focusLater(`o-${o.key}-up`);
                     }}
-                  >
-                    ↑
-                  </button>
-                  <button
-                    type="button"
-                    id={`o-${o.key}-down`}
-                    className="btn btn-icon"
-                    disabled={oi === q.options.length - 1}
-                    aria-label={`Move option ${m} of question ${n} down`}
-                    onClick={() => {
-                      onChange({ options: move(q.options, oi, 1) });
-                      focusLater(`o-${o.key}-down`);
-                    }}
-                  >
-                    ↓
-                  </button>
-                  <button
-                    type="button"
-                    className="btn btn-icon btn-danger"
-                    disabled={q.options.length <= LIMITS.optionsMin}
-                    aria-label={`Remove option ${m} of question ${n}`}
-                    onClick={() => {
-                      setOptions(q.options.filter((x) => x.key !== o.key));
-                      focusLater(`add-option-${q.key}`);
-                    }}
-                  >
-                    ✕
-                  </button>
-                </div>
-                <FieldError id={`o-${o.key}-err`} message={err} />
-              </li>
-            );
-          })}
-        </ol>
-        <FieldError id={`q-${q.key}-options-err`} message={optErr} />
-        <button
-          type="button"
-          id={`add-option-${q.key}`}
-          className="btn btn-small"
-          disabled={q.options.length >= LIMITS.optionsMax}
-          onClick={() => {
-            const no = newOption();
-            setOptions([...q.options, no]);
-            focusLater(`o-${no.key}`);
-          }}
-        >
-          + Add option
-        </button>
-      </fieldset>
+                    aria-invalid={!!err}
+                    aria-describedby={describedBy(err && `o-${o.key}-err`)}
+                  />
+                  <div className="toolbar">
+                    <button
+                      type="button"
+                      id={`o-${o.key}-up`}
+                      className="btn btn-icon"
+                      disabled={oi === 0}
+                      aria-label={`Move option ${m} of question ${n} up`}
+                      onClick={() => {
+                        onChange({ options: move(q.options, oi, -1) });
+                        focusLater(`o-${o.key}-up`);
+                      }}
+                    >
+                      ↑
+                    </button>
+                    <button
+                      type="button"
+                      id={`o-${o.key}-down`}
+                      className="btn btn-icon"
+                      disabled={oi === q.options.length - 1}
+                      aria-label={`Move option ${m} of question ${n} down`}
+                      onClick={() => {
+                        onChange({ options: move(q.options, oi, 1) });
+                        focusLater(`o-${o.key}-down`);
+                      }}
+                    >
+                      ↓
+                    </button>
+                    <button
+                      type="button"
+                      className="btn btn-icon btn-danger"
+                      disabled={q.options.length <= LIMITS.optionsMin}
+                      aria-label={`Remove option ${m} of question ${n}`}
+                      onClick={() => {
+                        setOptions(q.options.filter((x) => x.key !== o.key));
+                        focusLater(`add-option-${q.key}`);
+                      }}
+                    >
+                      ✕
+                    </button>
+                  </div>
+                  <FieldError id={`o-${o.key}-err`} message={err} />
+                </li>
+              );
+            })}
+          </ol>
+          <FieldError id={`q-${q.key}-options-err`} message={optErr} />
+          <button
+            type="button"
+            id={`add-option-${q.key}`}
+            className="btn btn-small"
+            disabled={q.options.length >= LIMITS.optionsMax}
+            onClick={() => {
+              const no = newOption();
+              setOptions([...q.options, no]);
+              focusLater(`o-${no.key}`);
+            }}
+          >
+            + Add option
+          </button>
+        </fieldset>
+      )}
     </div>
   );
 }

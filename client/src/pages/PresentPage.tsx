@@ -7,7 +7,8 @@ import { shareUrl } from '../components/Share';
 import { useDocumentTitle, useNow, useThrottled } from '../hooks';
 import type { ConnectionState } from '../live';
 import { Link } from '../router';
-import { countOf, percent, type TallyState } from '../state/tally';
+import { kindOf } from '../kinds';
+import type { TallyState } from '../state/tally';
 import type { Poll, Question } from '../types';
 import { usePoll } from './usePoll';
 
@@ -259,33 +260,13 @@ function votersText(n: number): string {
 }
 
 function summary(q: Question, tally: TallyState): string {
-  return `${votersText(tally.total)} ${q.options.map((o) => `${o.label} ${countOf(tally, q.id, o.id)}`).join(', ')}.`;
+  return `${votersText(tally.total)} ${kindOf(q.kind).summary(q, tally.questions?.find((x) => x.id === q.id), tally.total)}.`;
 }
 
+/** The question's results in its kind's projector layout (bars, the runoff, the scale). */
 function SlideBars({ question, tally }: { question: Question; tally: TallyState }) {
-  const best = Math.max(0, ...question.options.map((o) => countOf(tally, question.id, o.id)));
-  return (
-    <ul className="pbars">
-      {question.options.map((o) => {
-        const n = countOf(tally, question.id, o.id);
-        const pct = percent(n, tally.total);
-        return (
-          <li key={o.id} className={`pbar ${n > 0 && n === best ? 'pbar-lead' : ''}`} data-testid="bar" data-option={o.label} data-count={n}>
-            <span className="pbar-label">{o.label}</span>
-            <span className="pbar-track" aria-hidden="true">
-              <span className="pbar-fill" style={{ width: `${pct}%` }} />
-            </span>
-            <span className="pbar-num">
-              <span data-testid="bar-count">{n}</span>{' '}
-              <span className="pbar-pct">
-                {pct}%{question.kind === 'multiple' ? ' of voters' : ''}
-              </span>
-            </span>
-          </li>
-        );
-      })}
-    </ul>
-  );
+  const View = kindOf(question.kind).Results;
+  return <View question={question} qt={tally.questions?.find((x) => x.id === question.id)} total={tally.total} variant="slide" />;
 }
 
 function Countdown({ closesAt }: { closesAt: string }) {

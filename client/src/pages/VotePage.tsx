@@ -10,7 +10,8 @@ import { useDocumentTitle } from '../hooks';
 import { t, text, type Problem } from '../messages';
 import { keys } from '../queries';
 import { Link } from '../router';
-import { describeRule, toggleChoice, validateBallot, type Choices } from '../state/ballot';
+import { kindOf } from '../kinds';
+import { describeRule, validateBallot, type Choices } from '../state/ballot';
 import { normalizeCode } from '../state/codes';
 import { getMyCode, getOrganizer, setMyCode } from '../storage';
 import type { Ballot, Poll, PollStatus } from '../types';
@@ -255,7 +256,7 @@ type BallotState = ReturnType<typeof useBallotState>;
 function choiceLabels(poll: Poll, choices: Record<string, string[]>): { q: string; labels: string[] }[] {
   return poll.questions.map((q) => ({
     q: q.text,
-    labels: (choices[q.id] ?? []).map((oid) => q.options.find((o) => o.id === oid)?.label ?? oid),
+    labels: choices[q.id]?.length ? [kindOf(q.kind).choiceText(q, choices[q.id])] : [],
   }));
 }
 
@@ -396,7 +397,7 @@ function Voting({ poll, closed, state, onStale }: { poll: Poll; closed: boolean;
       {poll.questions.map((q, qi) => {
         const picked = selection[q.id] ?? [];
         const err = qErrors[q.id];
-        const full = q.kind === 'multiple' && picked.length >= q.max_choices;
+        const KindBallot = kindOf(q.kind).Ballot;
         return (
           <fieldset
             key={q.id}
@@ -413,30 +414,15 @@ function Voting({ poll, closed, state, onStale }: { poll: Poll; closed: boolean;
             <p className="hint" id={`vq-${q.id}-rule`}>
               {text(describeRule(q))}
             </p>
-            <div className="choices">
-              {q.options.map((o) => {
-                const checked = picked.includes(o.id);
-                const inputId = `vo-${q.id}-${o.id}`;
-                return (
-                  <div className={`choice ${checked ? 'choice-on' : ''}`} key={o.id}>
-                    <input
-                      id={inputId}
-                      type={q.kind === 'single' ? 'radio' : 'checkbox'}
-                      name={`q-${q.id}`}
-                      value={o.id}
-                      checked={checked}
-                      disabled={!checked && full}
-                      onChange={(e) => {
-                        const on = e.target.checked;
-                        setSelection((s) => ({ ...s, [q.id]: toggleChoice(q, s[q.id] ?? [], o.id, on) }));
-                        setQErrors((x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== q.id)));
-                      }}
-                    />
-                    <label htmlFor={inputId}>{o.label}</label>
-                  </div>
-                );
-              })}
-            </div>
+            <KindBallot
+              question={q}
+              picked={picked}
+              disabled={closed || sending}
+              onChange={(next) => {
+                setSelection((s) => ({ ...s, [q.id]: next }));
+                setQErrors((x) => Object.fromEntries(Object.entries(x).filter(([k]) => k !== q.id)));
+              }}
+            />
             {err && (
               <p className="field-error" id={`vq-${q.id}-err`}>
                 {text(err)}

@@ -1,8 +1,10 @@
 // Client-side ballot validation, mirroring the server's rules (DESIGN.md §3, §4):
 // per question the chosen option ids are distinct, belong to the question and number
-// between min_choices and max_choices; a question whose min_choices is 0 may be left out.
-// Problems are message codes (messages.ts), not sentences.
+// between min_choices and max_choices (the kind's own check, kinds/); a question whose
+// min_choices is 0 may be left out.  Problems are message codes (messages.ts), not sentences.
 
+import { kindOf } from '../kinds';
+import { toggle } from '../kinds/choice';
 import type { Problem } from '../messages';
 import type { Question } from '../types';
 
@@ -16,12 +18,9 @@ export interface BallotCheck {
   choices: Choices;
 }
 
-export function describeRule(q: Pick<Question, 'kind' | 'min_choices' | 'max_choices'>): Problem {
-  if (q.kind === 'single') return { code: 'rule_one' };
-  const { min_choices: min, max_choices: max } = q;
-  if (min === max) return { code: 'rule_exactly', params: { n: min } };
-  if (min === 0) return max === 1 ? { code: 'rule_optional_one' } : { code: 'rule_optional_up_to', params: { max } };
-  return { code: 'rule_range', params: { min, max } };
+/** The rule under a question on the ballot (its kind's). */
+export function describeRule(q: Pick<Question, 'kind' | 'min_choices' | 'max_choices'> & Partial<Question>): Problem {
+  return kindOf(q.kind).rule({ id: '', text: '', options: [], ...q });
 }
 
 export function validateBallot(questions: Question[], selected: Choices): BallotCheck {
@@ -33,8 +32,6 @@ export function validateBallot(questions: Question[], selected: Choices): Ballot
   }
   for (const q of questions) {
     const picked = selected[q.id] ?? [];
-    const min = q.kind === 'single' ? 1 : q.min_choices;
-    const max = q.kind === 'single' ? 1 : q.max_choices;
     const optionIds = new Set(q.options.map((o) => o.id));
     if (new Set(picked).size !== picked.length) {
       errors[q.id] = { code: 'ballot_duplicate' };
@@ -44,12 +41,9 @@ export function validateBallot(questions: Question[], selected: Choices): Ballot
       errors[q.id] = { code: 'ballot_unknown_option' };
       continue;
     }
-    if (picked.length < min) {
-      errors[q.id] = q.kind === 'single' ? { code: 'ballot_choose_one' } : { code: 'ballot_too_few', params: { min } };
-      continue;
-    }
-    if (picked.length > max) {
-      errors[q.id] = { code: 'ballot_too_many', params: { max } };
+    const problem = kindOf(q.kind).check(q, picked);
+    if (problem) {
+      errors[q.id] = problem;
       continue;
     }
     if (picked.length > 0) choices[q.id] = [...picked];
@@ -57,9 +51,8 @@ export function validateBallot(questions: Question[], selected: Choices): Ballot
   return { ok: Object.keys(errors).length === 0, errors, choices };
 }
 
-/** Toggle an option in a selection, respecting the kind (radio replaces, checkbox adds). */
+/** Toggle an option in a selection: exactly one (single, scale) replaces, like a radio button;
+ * otherwise adds or removes, like a checkbox. */
 export function toggleChoice(q: Question, current: string[], optionId: string, checked: boolean): string[] {
-  if (q.kind === 'single') return checked ? [optionId] : [];
-  if (checked) return current.includes(optionId) ? current : [...current, optionId];
-  return current.filter((id) => id !== optionId);
+  return toggle(q.min_choices === 1 && q.max_choices === 1, current, optionId, checked);
 }

@@ -21,8 +21,9 @@ from voting.domain import Tally
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
 
-SMALL = ["--ballots", "120", "--concurrency", "8", "--watch-concurrency", "8", "--subscribers", "6,12", "--polls", "5",
-         "--per-poll", "2", "--idle", "40", "--slow-others", "5", "--slow-rate", "40",
+SMALL = ["--ballots", "120", "--concurrency", "8", "--watch-concurrency", "8",
+         "--subscribers", "6,12", "--polls", "5", "--per-poll", "2", "--idle", "40",
+         "--slow-others", "5", "--slow-rate", "40",
          "--slow-before", "1", "--stall", "1.5", "--sub-procs", "2", "--bws-seconds", "0.5"]
 
 

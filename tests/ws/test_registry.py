@@ -18,7 +18,8 @@ from voting.ws.registry import Registry
 
 
 class FakeSubscriber:
-    """Records what its outbox sends; `gate` blocks the writer like a client that stopped reading."""
+    """Records what its outbox sends; `gate` blocks the writer like a client that stopped
+    reading."""
 
     def __init__(self, max_pending: int = 100, metrics: Metrics | None = None) -> None:
         self.sent: list[dict[str, Any]] = []

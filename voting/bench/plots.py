@@ -25,17 +25,18 @@ def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
     hot = [(r, r["results"]["hot"]["runs"]) for r in reports if "hot" in r["results"]]
     if hot:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        for rep, runs in hot:
-            label = rep["mode"]
+        for n, (rep, runs) in enumerate(hot):
+            label, color = rep["mode"], f"C{n}"
             xs = [x["concurrency"] for x in runs]
-            ax1.plot(xs, [x["ballots_per_second"] for x in runs], "o-", label=f"{label}: ballots")
-            ax1.plot(xs, [x["B_nop"]["requests_per_second"] for x in runs], "s--",
+            ax1.plot(xs, [x["ballots_per_second"] for x in runs], "o-", color=color,
+                     label=f"{label}: ballots")
+            ax1.plot(xs, [x["B_nop"]["requests_per_second"] for x in runs], "s--", color=color,
                      label=f"{label}: B_nop (no-op)")
-            ax1.plot(xs, [x["B_ins"]["inserts_per_second"] for x in runs], "^:",
+            ax1.plot(xs, [x["B_ins"]["inserts_per_second"] for x in runs], "^:", color=color,
                      label=f"{label}: B_ins (inserts)")
-            ax2.plot(xs, [x["ballot_latency_ms"]["p99"] for x in runs], "o-",
+            ax2.plot(xs, [x["ballot_latency_ms"]["p99"] for x in runs], "o-", color=color,
                      label=f"{label}: ballot p99")
-            ax2.plot(xs, [x["ballot_latency_ms"]["p50"] for x in runs], "o--",
+            ax2.plot(xs, [x["ballot_latency_ms"]["p50"] for x in runs], "o--", color=color,
                      label=f"{label}: ballot p50")
         ax1.set(xscale="log", xlabel="concurrent voters", ylabel="per second",
                 title="Hot poll: throughput")
@@ -52,13 +53,14 @@ def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
     fan = [(r, r["results"]["fanout"]["runs"]) for r in reports if "fanout" in r["results"]]
     if fan:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        for rep, runs in fan:
-            label = rep["mode"]
+        for n, (rep, runs) in enumerate(fan):
+            label, color = rep["mode"], f"C{n}"
             xs = [x["subscribers"] for x in runs]
-            ax1.plot(xs, [x["vote_to_tally_ms"]["p99"] for x in runs], "o-", label=f"{label}: p99")
-            ax1.plot(xs, [x["vote_to_tally_ms"]["p50"] for x in runs], "o--",
+            ax1.plot(xs, [x["vote_to_tally_ms"]["p99"] for x in runs], "o-", color=color,
+                     label=f"{label}: p99")
+            ax1.plot(xs, [x["vote_to_tally_ms"]["p50"] for x in runs], "o--", color=color,
                      label=f"{label}: p50")
-            ax2.plot(xs, [x["ballots_per_second"] for x in runs], "o-",
+            ax2.plot(xs, [x["ballots_per_second"] for x in runs], "o-", color=color,
                      label=f"{label}: ballots/s")
         ax1.set(xlabel="subscribers", ylabel="ms", title="Fan-out: vote → tally on every screen")
         ax1.axhline(250, color="grey", lw=0.8, ls=":")

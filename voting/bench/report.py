@@ -88,5 +88,6 @@ def table(report: dict[str, Any]) -> str:
                           r["stalled_closed_by_server"], r["exact"],
                           f"{r['ended_on_results']}/{r['others']}"]])
         lines.append("")
-    lines.append("all checks passed" if report["ok"] else "FAILED: " + "; ".join(report["failures"]))
+    lines.append("all checks passed" if report["ok"]
+                 else "FAILED: " + "; ".join(report["failures"]))
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 a ranked ballot part-way through ranking, a scale ballot with a point chosen, the runoff results
 (an elimination and a winner) and the scale's distribution, on the vote page and the presenter's
 slide, at a phone (360x740) and a projector (1920x1080) viewport.  The other pages are audited
-in test_accessibility.py."""
+in test_accessibility.py; the create form with both kinds' settings is audited here too."""
 from __future__ import annotations
 
 import json
@@ -122,7 +122,22 @@ async def scale_present(page: Page, polls: dict[str, Any]) -> None:
     await expect(page.get_by_test_id("scale-median")).to_have_text("7")
 
 
+async def create_form(page: Page, polls: dict[str, Any]) -> None:
+    """The create form with a ranked question (rank limits) and a scale question (range and end
+    labels) whose range is wrong."""
+    await page.goto("/")
+    await page.get_by_label("Ranking (instant runoff)").check()
+    await expect(page.get_by_label("Rank at most")).to_be_visible()
+    await page.get_by_role("button", name="+ Add question").click()
+    second = page.get_by_test_id("question-editor").nth(1)
+    await second.get_by_label("Rating scale").check()
+    await second.get_by_label("Highest point", exact=True).fill("12")
+    await page.get_by_test_id("create-submit").click()
+    await expect(second.get_by_text("The scale runs within 0 to 10")).to_be_visible()
+
+
 PAGES: dict[str, Callable[[Page, dict[str, Any]], Awaitable[None]]] = {
+    "create-form": create_form,
     "ranked-ballot": ranked_ballot,
     "ranked-results": ranked_results,
     "ranked-present": ranked_present,

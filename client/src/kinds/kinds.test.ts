@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { text, type Problem } from '../messages';
 import { newOption, newQuestion, type QuestionDraft } from '../state/pollForm';
 import type { Question, QuestionTally } from '../types';
+import { describeRule, validateBallot } from '../state/ballot';
 import { KINDS, kindOf } from './index';
 import { applyRank, ordinal } from './ranked';
 import { runoffSummary, runoffView } from './runoff';
@@ -209,5 +210,27 @@ describe('scale', () => {
     const none = scaleView(question, { id: 'q1', counts: {}, mean: null, median: null });
     expect([none.votes, none.mean, none.median]).toEqual([0, null, null]);
     expect([formatPoint(25 / 6), formatPoint(4.5), formatPoint(3), formatPoint(null)]).toEqual(['4.2', '4.5', '3', '–']);
+  });
+});
+
+describe('validateBallot over every kind', () => {
+  const ranked = { ...q('ranked', 2, 3), id: 'r' };
+  const rating: Question = { ...q('scale', 1, 1, opts('0', '1', '2')), id: 's', scale_min: 0, scale_max: 2, min_label: null, max_label: null };
+  const one = { ...q('single', 1, 1), id: 'o' };
+
+  it('keeps the rank order in the choices it sends', () => {
+    const r = validateBallot([ranked, rating, one], { r: ['o3', 'o1', 'o2'], s: ['o2'], o: ['o4'] });
+    expect(r.ok).toBe(true);
+    expect(r.choices).toEqual({ r: ['o3', 'o1', 'o2'], s: ['o2'], o: ['o4'] });
+  });
+
+  it("reports each question's problem in its kind's words", () => {
+    const r = validateBallot([ranked, rating, one], { r: ['o3'], s: [], o: ['o1', 'o1'] });
+    expect(r.ok).toBe(false);
+    expect(msg(r.errors.r)).toBe('Rank at least 2 options.');
+    expect(msg(r.errors.s)).toBe('Choose one option.');
+    expect(msg(r.errors.o)).toBe('An option was chosen twice.');
+    expect(msg(validateBallot([ranked], { r: ['o1', 'o9'] }).errors.r)).toBe('Unknown option.');
+    expect(msg(describeRule(rating))).toBe('Choose one point from 0 to 2.');
   });
 });

@@ -191,7 +191,18 @@ async def rounds_of(page: Page) -> list[dict[str, str]]:
         ".map((b) => [b.dataset.option, b.dataset.state + ':' + b.dataset.count])))"))
 
 
-async def test_runoff_view_follows_ballots_live(base: str, context: BrowserContext) -> None:
+async def test_runoff_view_follows_ballots_live(client_server: Any, browser: Browser) -> None:
+    """Embedded, and through the cluster's nginx (ballots on any backend, the rankings relayed)."""
+    base = str(client_server.url).rstrip("/")
+    context = await browser.new_context(base_url=base, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        await runoff_follows_ballots(base, context)
+    finally:
+        await context.close()
+
+
+async def runoff_follows_ballots(base: str, context: BrowserContext) -> None:
     poll = create(base, {"text": "Chair", "kind": "ranked",
                          "options": [{"label": "Ada"}, {"label": "Grace"}, {"label": "Alan"}]})
     page = await context.new_page()

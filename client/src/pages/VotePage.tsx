@@ -127,7 +127,7 @@ export function PollMeta({ poll, status, deleted = false }: { poll: Poll; status
 type Phase = 'need-code' | 'checking' | 'form' | 'voted' | 'editing';
 
 interface AccessCheck {
-  status: 'unused' | 'used' | 'unchecked';
+  status: 'unused' | 'used';
   ballot: Ballot | null;
 }
 
@@ -169,14 +169,7 @@ function useBallotState(poll: Poll, closed: boolean) {
     queryKey: ['access', id, code, receipt] as const,
     enabled: codes && !!code,
     queryFn: async ({ signal }): Promise<AccessCheck> => {
-      let status: AccessCheck['status'];
-      try {
-        status = (await api.checkCode(id, code!, signal)).status;
-      } catch (e) {
-        // A server without GET …/codes/{code}: the ballot tells when the code is refused.
-        if (e instanceof ApiError && e.status === 404 && e.code === 'not_found') status = 'unchecked';
-        else throw e;
-      }
+      const { status } = await api.checkCode(id, code!, signal);
       const ballot = status !== 'unused' && receipt ? await orNull(api.getBallot(id, { code: code!, receipt }, signal)) : null;
       return { status, ballot };
     },

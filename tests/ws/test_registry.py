@@ -14,7 +14,7 @@ from voting.metrics import Metrics
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
 from voting.ws.outbox import Outbox
-from voting.ws.registry import Registry
+from voting.ws.registry import Pacer, Registry
 
 
 class FakeSubscriber:
@@ -285,3 +285,29 @@ async def test_the_relay_carries_counts_so_watchers_elsewhere_do_not_read(tmp_pa
         await sub.close()
         await writer_storage.close()
         await storage.close()
+
+
+def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> None:
+    now = [0.0]
+    pacer = Pacer(0.1, 1.0, clock=lambda: now[0])
+    for _ in range(5):  # broadcasts take 20 % of the time: within the budget
+        now[0] += 0.5
+        pacer.spent(0.1)
+    assert pacer.interval == 0.1
+    now[0] += 1.0
+    pacer.spent(0.9)  # 90 % of a second broadcasting: lengthened at once, by the share
+    assert 0.1 < pacer.interval <= 1.0
+    now[0] += 1.0
+    pacer.spent(5.0)  # far over: capped at max_tally_interval
+    assert pacer.interval == 1.0
+    for _ in range(50):  # load gone: back to the configured interval, step by step
+        now[0] += 2.0
+        before = pacer.interval
+        pacer.spent(0.0)
+        assert pacer.interval >= before * 0.8 - 1e-9
+    assert pacer.interval == 0.1
+    for _ in range(30):  # the event loop wakes 150 ms late: frames less often, not queued
+        pacer.late(0.15)
+    now[0] += 2.0
+    pacer.spent(0.0)
+    assert pacer.interval >= 0.4

@@ -57,6 +57,9 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--ballots", type=int, default=3000, help="ballots per run (default 3000)")
     b.add_argument("--subscribers", type=_ints, default=[1000, 3000],
                    help="fanout audiences (default 1000,3000)")
+    b.add_argument("--phase-seconds", type=float, default=60.0,
+                   help="a ballot run stops starting ballots after this (default 60 s; "
+                        "the ballots cast are what is counted and checked)")
     b.add_argument("--polls", type=int, default=1000, help="many: open polls (default 1000)")
     b.add_argument("--per-poll", type=int, default=3, help="many: subscribers per poll (3)")
     b.add_argument("--idle", type=int, default=5000, help="idle: sockets (default 5000)")
@@ -93,6 +96,7 @@ def _options(args: argparse.Namespace) -> Options:
                    slow_before=args.slow_before, stall=args.stall, options=args.options,
                    sub_procs=max(1, args.sub_procs), voter_procs=max(1, args.voter_procs),
                    watch_concurrency=max(1, args.watch_concurrency),
+                   phase_seconds=args.phase_seconds,
                    bws_seconds=args.bws_seconds,
                    direct=args.direct)
 

@@ -252,10 +252,14 @@ class VoterWorker:
         records: list[tuple[int, float, float, int]] = []
         todo = iter(range(len(plan)))
         start = time.monotonic()
+        # No new ballot after this (0: none): a phase ends in bounded time on a slow server.
+        stop = start + cmd["max_seconds"] if cmd.get("max_seconds") else float("inf")
         bodies = [json.dumps({"choices": {q: [o]}}).encode() for _, q, o in plan]
 
         async def run(c: HttpConn) -> None:
             for i in todo:
+                if time.monotonic() > stop:
+                    return
                 if rate:
                     delay = start + i / rate - time.monotonic()
                     if delay > 0:

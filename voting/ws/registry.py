@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from voting.domain import Poll, Tally, is_admin, results_visible
 from voting.errors import DomainError
@@ -103,26 +103,37 @@ def dumps(frame: dict[str, Any]) -> str:
 
 
 class Pacer:
-    """The tally interval in force, from the share of time that broadcasts take."""
+    """The tally interval in force, from the share of time that broadcasts take and from
+    how late the event loop wakes (a machine short of CPU: fewer, fresher frames leave
+    more of it to ballots, here and in every process that relays or reads the frames)."""
 
     WINDOW = 1.0  # seconds over which the share is measured
+    LAG_FACTOR = 3.0  # the interval is at least this many times the loop's lateness
 
-    def __init__(self, base: float, maximum: float, budget: float = 0.5) -> None:
+    def __init__(self, base: float, maximum: float, budget: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.base = base
         self.max = max(base, maximum)
         self.budget = budget
         self.interval = base
+        self._clock = clock
         self._busy = 0.0
-        self._since = time.monotonic()
+        self._since = clock()
+        self._lag = 0.0
+
+    def late(self, seconds: float) -> None:
+        """A flush woke this much after its time (moving average)."""
+        self._lag += 0.2 * (max(0.0, seconds) - self._lag)
 
     def spent(self, seconds: float) -> None:
         self._busy += seconds
-        now = time.monotonic()
+        now = self._clock()
         elapsed = now - self._since
         if elapsed < max(self.WINDOW, 2 * self.interval):
             return
         share = self._busy / elapsed
-        target = min(self.max, max(self.base, self.interval * share / self.budget))
+        target = min(self.max, max(self.base, self.interval * share / self.budget,
+                                   self.LAG_FACTOR * self._lag))
         # Lengthen at once, shorten gradually: no flapping around the limit.
         self.interval = target if target >= self.interval else max(target, self.interval * 0.8)
         self._busy = 0.0
@@ -338,9 +349,11 @@ class Registry:
 
     async def _flush(self, poll_id: str, feed: PollFeed) -> None:
         while (feed.dirty or feed.fresh) and self.feeds.get(poll_id) is feed:
-            wait = feed.last_read + self.interval - time.monotonic()
+            due = feed.last_read + self.interval
+            wait = due - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+                self.pacer.late(time.monotonic() - due)
             feed.last_read = time.monotonic()
             if not feed.dirty:  # only relayed news: send the newest tally heard
                 feed.fresh = False

@@ -1,5 +1,6 @@
 #!/bin/bash
-# MySQL initdb script (every node): the accounts of the voting cluster.
+# MariaDB init step (every node; run by entrypoint.sh on first start): the accounts
+# of the voting cluster.
 #   voting@%  only SELECT, INSERT, UPDATE, DELETE on the voting database
 #   repl@%    only REPLICATION SLAVE
 # Passwords from the environment (docker-compose.yml, from .env). Runs in a

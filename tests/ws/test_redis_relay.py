@@ -164,6 +164,12 @@ async def test_redis_down_ballots_counted_and_feed_resumes(relay: dict[str, Any]
         redis.start()
         await redis.wait_ready()
         await eventually(lambda: _connected(server2), timeout=15)
+        # Back with Redis, the feed is whole at once: its newest frame is /results (the
+        # resync re-reads every watched poll; a snapshot is sent only when the seq moved,
+        # since a connection's seq must increase, DESIGN §5).
+        results = (await api1.get(f"/api/polls/{poll_id}/results")).json
+        newest = feed.of(poll_id, "snapshot", "tally")[-1]
+        assert (newest["seq"], newest["questions"]) == (results["seq"], results["questions"])
         await eventually(lambda: _connected(server1), timeout=15)
         await cast(api1, poll_id, "o3", 1)
         final = await feed.wait_for(lambda f: f.get("total") == 6, timeout=10)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
+import urllib.request
 import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -187,3 +189,18 @@ async def eventually(check: Any, timeout: float = 10.0, interval: float = 0.05) 
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+def call(base: str, method: str, path: str, body: Any = None,
+         headers: dict[str, str] | None = None) -> Any:
+    """A blocking JSON request (for tests driving a browser, outside any event loop); an
+    error status fails the test with the server's answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"{method} {path} answered {exc.code}: {exc.read()[:500]!r}") from None
+    return json.loads(raw) if raw else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 import shutil
 import socket
 import subprocess
@@ -137,8 +138,15 @@ async def sqlite_server(tmp_path: Path, request: pytest.FixtureRequest) -> Async
 
     Tests may pass config overrides with @pytest.mark.parametrize indirectly or by
     setting `server_config` in a module (a dict of sections)."""
-    extra = getattr(request.module, "server_config", {})
-    cfg = make_config(tmp_path, **extra)
+    async with running_server(tmp_path, **getattr(request.module, "server_config", {})) as rs:
+        yield rs
+
+
+@asynccontextmanager
+async def running_server(tmp_path: Path, **sections: dict[str, Any]
+                         ) -> AsyncIterator[RunningServer]:
+    """A real embedded server on a free port with these config sections, stopped after."""
+    cfg = make_config(tmp_path, **sections)
     server = Server(cfg, make_storage(cfg), InProcessBroker())
     port = await server.start("127.0.0.1", 0)
     url = f"http://127.0.0.1:{port}"

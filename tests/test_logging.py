@@ -5,33 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
 from tests.client import Api, Feed
-from tests.conftest import make_config
-from voting.app import Server, make_storage
-from voting.ws.broker import InProcessBroker
+from tests.conftest import running_server
 
 ACCESS = "voting.access"
 TEXT_LINE = re.compile(r"^(?P<status>\d{3}) (?P<method>[A-Z]+) (?P<path>/\S*) "
                        r"(?P<ms>\d+(?:\.\d+)?)ms$")
-
-
-@asynccontextmanager
-async def serving(tmp_path: Path, **sections: dict[str, Any]) -> AsyncIterator[Api]:
-    cfg = make_config(tmp_path, **sections)
-    server = Server(cfg, make_storage(cfg), InProcessBroker())
-    port = await server.start("127.0.0.1", 0)
-    api = Api(f"http://127.0.0.1:{port}")
-    try:
-        yield api
-    finally:
-        api.close()
-        await server.stop()
 
 
 async def traffic(api: Api) -> tuple[list[tuple[str, str, int]], list[str]]:
@@ -72,7 +56,8 @@ def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_one_text_line_per_request_with_status_and_duration(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ACCESS)
-    async with serving(tmp_path) as api:
+    async with running_server(tmp_path) as rs:
+        api = rs.api
         caplog.clear()
         done, secrets = await traffic(api)
         lines = access_lines(caplog)
@@ -89,7 +74,8 @@ async def test_one_text_line_per_request_with_status_and_duration(
 
 async def test_json_lines_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=ACCESS)
-    async with serving(tmp_path, server={"access_log_json": True, "name": "json1"}) as api:
+    async with running_server(tmp_path, server={"access_log_json": True, "name": "json1"}) as rs:
+        api = rs.api
         caplog.clear()
         done, secrets = await traffic(api)
         feed = await Feed.connect(api.base.replace("http://", "ws://") + "/ws")

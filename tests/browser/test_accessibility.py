@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -20,6 +18,8 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from tests.client import call
 
 pytestmark = pytest.mark.browser
 
@@ -39,18 +39,6 @@ CLOSED_TITLE = "Accessibility: closed survey"
 
 
 # --- polls through the HTTP API ----------------------------------------------------------------
-
-def call(base: str, method: str, path: str, body: Any = None,
-         headers: dict[str, str] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(f"{method} {path} answered {exc.code}: {exc.read()[:500]!r}") from None
-    return json.loads(raw) if raw else None
 
 
 @dataclass

@@ -6,13 +6,14 @@ in test_accessibility.py; the create form with both kinds' settings is audited h
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from tests.client import call
 
 pytestmark = pytest.mark.browser
 
@@ -33,14 +34,6 @@ AXE_RUN = """async (tags) => {
   }));
 }"""
 
-
-def call(base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
 
 
 def create(base: str, question: dict[str, Any]) -> dict[str, Any]:

@@ -4,32 +4,20 @@ ballots cast through the API while the page is open, round by round, on the vote
 presenter's slide; a scale question voted in the page with its mean and median shown."""
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from tests.client import call
+
 pytestmark = pytest.mark.browser
 
 TIMEOUT_MS = 20_000  # every wait has a deadline
 expect.set_options(timeout=TIMEOUT_MS)
 
-
-def call(base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(f"{method} {path} answered {exc.code}: {exc.read()[:500]!r}") from None
-    return json.loads(raw) if raw else None
 
 
 def create(base: str, question: dict[str, Any], title: str = "Kinds") -> dict[str, Any]:

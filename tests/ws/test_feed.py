@@ -8,14 +8,11 @@ import os
 import socket
 import struct
 import time
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from tests.client import Api, Feed, eventually
-from tests.conftest import RunningServer, make_config
-from voting.app import Server, make_storage
-from voting.ws.broker import InProcessBroker
+from tests.conftest import RunningServer, running_server
 
 TALLY_INTERVAL = 0.2
 server_config = {"ws": {"tally_interval": TALLY_INTERVAL, "max_subscriptions": 3}}
@@ -357,19 +354,6 @@ async def test_tallies_are_coalesced(sqlite_server: RunningServer) -> None:
 
 # --- a reader that stops reading ------------------------------------------------
 
-@asynccontextmanager
-async def server_with(tmp_path: Path, **sections: dict[str, Any]) -> AsyncIterator[RunningServer]:
-    cfg = make_config(tmp_path, **sections)
-    server = Server(cfg, make_storage(cfg), InProcessBroker())
-    port = await server.start("127.0.0.1", 0)
-    api = Api(f"http://127.0.0.1:{port}")
-    try:
-        yield RunningServer(server, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", api)
-    finally:
-        api.close()
-        await server.stop()
-
-
 class StalledClient:
     """A raw WebSocket client with a tiny receive buffer that sends but never reads."""
 
@@ -422,7 +406,7 @@ def big_poll() -> dict[str, Any]:
 
 
 async def test_a_stalled_reader_does_not_delay_others(tmp_path: Path) -> None:
-    async with server_with(tmp_path, ws={"max_pending_frames": 16}) as rs:
+    async with running_server(tmp_path, ws={"max_pending_frames": 16}) as rs:
         api = rs.api
         created = await api.create_poll(**big_poll())
         pid = created["poll"]["id"]
@@ -481,7 +465,7 @@ async def test_a_stalled_reader_does_not_delay_others(tmp_path: Path) -> None:
 
 
 async def test_heartbeats_are_ping_control_frames(tmp_path: Path) -> None:
-    async with server_with(tmp_path, ws={"heartbeat": 0.2, "idle_timeout": 5}) as rs:
+    async with running_server(tmp_path, ws={"heartbeat": 0.2, "idle_timeout": 5}) as rs:
         feed = await Feed.connect(rs.ws_url)
         pings: list[bytes] = []
         feed.conn.on_ping = pings.append  # type: ignore[method-assign,assignment]

@@ -235,6 +235,16 @@ class BallotTx(abc.ABC):
                               ) -> dict[tuple[str, str], tuple[str, int]]:
         """(poll_id, voter_key) -> (stored choices JSON, created_at), locked for update."""
 
+    async def read(self, poll_ids: list[str], code_pairs: list[tuple[str, str]],
+                   keys: list[tuple[str, str]]
+                   ) -> tuple[dict[str, tuple[str, int | None, bool]], set[tuple[str, str]],
+                              dict[tuple[str, str], tuple[str, int]]]:
+        """polls, known_codes and current_ballots of a whole batch; a dialect whose
+        round trips cost (a database server) sends the three at once."""
+        return (await self.polls(poll_ids),
+                await self.known_codes(code_pairs) if code_pairs else set(),
+                await self.current_ballots(keys) if keys else {})
+
     @abc.abstractmethod
     async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
         """(poll_id, voter_key, choices, receipt, created_at, updated_at) rows; WriteConflict
@@ -265,24 +275,21 @@ async def write_ballots(tx: BallotTx, batch: list[CastRequest],
     idempotency records and every counter of the batch in a few statements. Refusals are
     decided before anything is written; `alone` raises them (the caller rolls back)."""
     out: list[tuple[BallotRecord, bool] | DomainError | None] = [None] * len(batch)
-    polls = await tx.polls(sorted({c.poll_id for c in batch}))
+    # Every reading at once (the refusals below need them all); the rows of ballots that
+    # turn out refused are merely read (and locked) for nothing.
+    polls, known, old = await tx.read(
+        sorted({c.poll_id for c in batch}),
+        sorted({(c.poll_id, c.code_hash) for c in batch if c.code_hash is not None}),
+        sorted({(c.poll_id, c.voter_key) for c in batch}))
     for i, c in enumerate(batch):
         row = polls.get(c.poll_id)
         if row is None:
             out[i] = PollNotFound()
         elif status_at(row[0], row[1], c.now) == "closed":
             out[i] = PollClosed()
-    coded = [(i, c) for i, c in enumerate(batch) if out[i] is None and c.code_hash is not None]
-    if coded:
-        known = await tx.known_codes([(c.poll_id, c.code_hash or "") for _, c in coded])
-        for i, c in coded:
-            if (c.poll_id, c.code_hash) not in known:
-                out[i] = InvalidCode()
-    todo = [(i, c) for i, c in enumerate(batch) if out[i] is None]
-    old = await tx.current_ballots(sorted((c.poll_id, c.voter_key) for _, c in todo)) \
-        if todo else {}
-    for i, c in todo:
-        if (c.poll_id, c.voter_key) in old and not polls[c.poll_id][2]:
+        elif c.code_hash is not None and (c.poll_id, c.code_hash) not in known:
+            out[i] = InvalidCode()
+        elif (c.poll_id, c.voter_key) in old and not row[2]:
             out[i] = CodeUsed() if c.code_hash is not None else AlreadyVoted()
     if alone and isinstance(out[0], DomainError):
         raise out[0]

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiomysql
 import pymysql
+import pymysql.constants.CLIENT
 
 from voting.config import StorageConfig
 from voting.errors import StorageUnavailable
@@ -91,6 +92,8 @@ class Pools:
                     minsize=0, maxsize=self.cfg.pool_size, host=node.host, port=node.port,
                     user=self.cfg.user, password=self.cfg.password, db=self.cfg.database,
                     charset="utf8mb4", autocommit=True,
+                    # The ballot transaction sends its statements together (queries.py).
+                    client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
                     connect_timeout=self.cfg.connect_timeout, pool_recycle=300,
                     init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return node.pool

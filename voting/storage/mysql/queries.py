@@ -2,7 +2,7 @@
 records, counters, and the ballot algorithm's statements (voting.storage.base.write_ballots)."""
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import aiomysql
 import pymysql
@@ -21,85 +21,144 @@ def poll_fn(poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Poll | No
     return fn
 
 
+def idempotency_insert(records: list[tuple[IdempotencyRecord, int, int]]
+                       ) -> tuple[str, list[Any]]:
+    return ("INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) VALUES " +
+            ",".join(["(%s,%s,%s,%s,%s)"] * len(records)),
+            [v for rec, status, at in records
+             for v in (rec.key_hash, rec.request_hash, status, rec.body, at)])
+
+
+def counters_insert(poll_id: str, slot: int, rows: list[tuple[str, int]]) -> tuple[str, list[Any]]:
+    return ("INSERT INTO tally_slots (poll_id, option_id, slot, n) VALUES " +
+            ",".join(["(%s,%s,%s,%s)"] * len(rows)) +
+            " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+            [v for option_id, n in rows for v in (poll_id, option_id, slot, n)])
+
+
 async def insert_idempotency(cur: aiomysql.Cursor,
                              records: list[tuple[IdempotencyRecord, int, int]]) -> None:
     """Store (record, status, created_at) rows; a key stored already raises IdempotencyConflict."""
     try:
-        await cur.execute(
-            "INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) VALUES " +
-            ",".join(["(%s,%s,%s,%s,%s)"] * len(records)),
-            [v for rec, status, at in records
-             for v in (rec.key_hash, rec.request_hash, status, rec.body, at)])
+        await cur.execute(*idempotency_insert(records))
     except pymysql.err.IntegrityError:
         raise IdempotencyConflict() from None
 
 
 async def add_counters(cur: aiomysql.Cursor, poll_id: str, slot: int,
                        rows: list[tuple[str, int]]) -> None:
-    await cur.execute(
-        "INSERT INTO tally_slots (poll_id, option_id, slot, n) VALUES " +
-        ",".join(["(%s,%s,%s,%s)"] * len(rows)) +
-        " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
-        [v for option_id, n in rows for v in (poll_id, option_id, slot, n)])
+    await cur.execute(*counters_insert(poll_id, slot, rows))
 
 
 class MySQLBallots(BallotTx):
-    """The ballot algorithm's statements in MySQL: multi-row, with the locks that keep
-    backends apart (a shared lock on the poll row, so close/reopen waits for ballots in
-    flight; the voters' existing ballots locked for update)."""
+    """The ballot algorithm's statements in MySQL, in two round trips: BEGIN and every
+    reading in one multi-statement query, then every write with COMMIT and the read
+    position in another (a round trip costs the backend about as much CPU as the ballot's
+    own HTTP request). Multi-row, with the locks that keep backends apart: a shared lock on
+    the poll row, so close/reopen waits for ballots in flight; the voters' existing ballots
+    locked for update. Every value goes through the driver's escaping (mogrify)."""
 
     def __init__(self, cur: aiomysql.Cursor) -> None:
         self.cur = cur
+        self.begun = False
+        self.wrote = False  # the writes have been sent (a failure after may have committed)
+        # (statement, what its IntegrityError means) until commit() sends them
+        self.writes: list[tuple[str, type[Exception] | None]] = []
+
+    async def read(self, poll_ids: list[str], code_pairs: list[tuple[str, str]],
+                   keys: list[tuple[str, str]]
+                   ) -> tuple[dict[str, tuple[str, int | None, bool]], set[tuple[str, str]],
+                              dict[tuple[str, str], tuple[str, int]]]:
+        m = self.cur.mogrify
+        script: list[tuple[str, str]] = [] if self.begun else [("", "BEGIN")]
+        if poll_ids:
+            script.append(("polls", m(
+                "SELECT id, status, closes_at, allow_revote FROM polls WHERE id IN (" +
+                ",".join(["%s"] * len(poll_ids)) + ") LOCK IN SHARE MODE", poll_ids)))
+        if code_pairs:
+            script.append(("codes", m(
+                "SELECT poll_id, code_hash FROM poll_codes WHERE " +
+                " OR ".join(["(poll_id = %s AND code_hash = %s)"] * len(code_pairs)),
+                [v for p in code_pairs for v in p])))
+        if keys:
+            script.append(("ballots", m(
+                "SELECT poll_id, voter_key, choices, created_at FROM ballots WHERE " +
+                " OR ".join(["(poll_id = %s AND voter_key = %s)"] * len(keys)) + " FOR UPDATE",
+                [v for k in keys for v in k])))
+        results = dict(zip([tag for tag, _ in script],
+                           await run_script(self.cur, [(sql, None) for _, sql in script])))
+        self.begun = True
+        return ({r[0]: (r[1], r[2], bool(r[3])) for r in results.get("polls", [])},
+                {(r[0], r[1]) for r in results.get("codes", [])},
+                {(r[0], r[1]): (r[2], int(r[3])) for r in results.get("ballots", [])})
 
     async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
-        await self.cur.execute(
-            "SELECT id, status, closes_at, allow_revote FROM polls WHERE id IN (" +
-            ",".join(["%s"] * len(poll_ids)) + ") LOCK IN SHARE MODE", poll_ids)
-        return {r[0]: (r[1], r[2], bool(r[3])) for r in await self.cur.fetchall()}
+        return (await self.read(poll_ids, [], []))[0]
 
     async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        await self.cur.execute(
-            "SELECT poll_id, code_hash FROM poll_codes WHERE " +
-            " OR ".join(["(poll_id = %s AND code_hash = %s)"] * len(pairs)),
-            [v for p in pairs for v in p])
-        return {(r[0], r[1]) for r in await self.cur.fetchall()}
+        return (await self.read([], pairs, []))[1]
 
     async def current_ballots(self, keys: list[tuple[str, str]]
                               ) -> dict[tuple[str, str], tuple[str, int]]:
-        await self.cur.execute(
-            "SELECT poll_id, voter_key, choices, created_at FROM ballots WHERE " +
-            " OR ".join(["(poll_id = %s AND voter_key = %s)"] * len(keys)) + " FOR UPDATE",
-            [v for k in keys for v in k])
-        return {(r[0], r[1]): (r[2], int(r[3])) for r in await self.cur.fetchall()}
+        return (await self.read([], [], keys))[2]
 
     async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
-        try:
-            await self.cur.execute(
-                "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, "
-                "updated_at) VALUES " + ",".join(["(%s,%s,%s,%s,%s,%s)"] * len(rows)),
-                [v for row in rows for v in row])
-        except pymysql.err.IntegrityError:
-            raise WriteConflict() from None  # inserted by another backend since we looked
+        # A duplicate: inserted by another backend since we looked.
+        self.writes.append((self.cur.mogrify(
+            "INSERT INTO ballots (poll_id, voter_key, choices, receipt, created_at, "
+            "updated_at) VALUES " + ",".join(["(%s,%s,%s,%s,%s,%s)"] * len(rows)),
+            [v for row in rows for v in row]), WriteConflict))
 
     async def update_ballot(self, poll_id: str, voter_key: str, choices: str, receipt: str,
                             now: int) -> None:
-        await self.cur.execute(
+        self.writes.append((self.cur.mogrify(
             "UPDATE ballots SET choices = %s, receipt = %s, updated_at = %s "
-            "WHERE poll_id = %s AND voter_key = %s", (choices, receipt, now, poll_id, voter_key))
+            "WHERE poll_id = %s AND voter_key = %s",
+            (choices, receipt, now, poll_id, voter_key)), None))
 
     async def insert_idempotency(self, records: list[tuple[IdempotencyRecord, int, int]]) -> None:
-        await insert_idempotency(self.cur, records)
+        self.writes.append((self.cur.mogrify(*idempotency_insert(records)), IdempotencyConflict))
 
     async def add_counters(self, poll_id: str, slot: int, rows: list[tuple[str, int]]) -> None:
-        await add_counters(self.cur, poll_id, slot, rows)
+        self.writes.append((self.cur.mogrify(*counters_insert(poll_id, slot, rows)), None))
 
     async def add_rankings(self, poll_id: str, slot: int,
                            rows: list[tuple[str, str, int]]) -> None:
-        await self.cur.execute(
+        self.writes.append((self.cur.mogrify(
             "INSERT INTO rankings (poll_id, question_id, ranking, slot, n) VALUES " +
             ",".join(["(%s,%s,%s,%s,%s)"] * len(rows)) +
             " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
-            [v for qid, ranking, n in rows for v in (poll_id, qid, ranking, slot, n)])
+            [v for qid, ranking, n in rows for v in (poll_id, qid, ranking, slot, n)]), None))
+
+    async def commit(self, position_sql: str) -> str | None:
+        """The queued writes, COMMIT and the commit's GTID position, in one round trip."""
+        self.wrote = True
+        script = ([] if self.begun else [("BEGIN", None)]) + self.writes + \
+            [("COMMIT", None), (position_sql, None)]
+        self.writes = []
+        rows = (await run_script(self.cur, script))[-1]
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+
+async def run_script(cur: aiomysql.Cursor, script: list[tuple[str, type[Exception] | None]]
+                     ) -> list[list[Any]]:
+    """Statements sent as one multi-statement query; each one's rows. The server stops at the
+    first error, which is raised (an IntegrityError as the statement's own exception)."""
+    out: list[list[Any]] = []
+    i = 0
+    try:
+        await cur.execute(";".join(sql for sql, _ in script))
+        out.append(list(await cur.fetchall()))
+        for i in range(1, len(script)):
+            if not await cur.nextset():
+                raise pymysql.err.InterfaceError("a multi-statement query ended early")
+            out.append(list(await cur.fetchall()))
+    except pymysql.err.IntegrityError:
+        meaning = script[i][1]
+        if meaning is None:
+            raise
+        raise meaning() from None
+    return out
 
 
 def statements(sql: str) -> list[str]:

@@ -68,7 +68,8 @@ def make_app(config: Config, storage: Storage, broker: Broker,
     signer = Signer(resolve_secret(config.server))
     service = PollService(storage, broker, signer, metrics, config.storage.counter_slots)
     registry = Registry(storage, broker, config.ws.tally_interval,
-                        config.ws.max_subscriptions, metrics, config.ws.max_tally_interval)
+                        config.ws.max_subscriptions, metrics, config.ws.max_tally_interval,
+                        config.ws.max_frames_per_second)
     static_dir = str(Path(config.server.static_dir).resolve())
     poll = r"([^/]+)"
     routes: list[Any] = [

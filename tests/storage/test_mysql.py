@@ -197,3 +197,63 @@ async def test_batched_ballots_stay_exact(storage: MySQLStorage) -> None:
     assert total == 151 and seq == 151
     await contract.assert_matches_recount(storage, poll)
     await contract.assert_matches_recount(storage, coded)
+
+
+async def test_two_backends_racing_the_same_voters_write_one_ballot_each(
+        rs: ReplicationSet, storage: MySQLStorage) -> None:
+    """Batches of two backends insert the same voters at once: the loser's batch hits the
+    duplicate inside its multi-statement write (WriteConflict), is rolled back whole, and its
+    ballots are redone one by one (AlreadyVoted); nothing is counted twice."""
+    from voting.errors import AlreadyVoted
+    async with opened(storage_config(rs, replicas=[])) as other:
+        poll, _ = await contract.make_poll(storage)
+        voters = [f"v:race{i}" for i in range(40)]
+        jobs = [contract.cast(s, poll, v, {"q1": ["o2"]}) for v in voters for s in (storage, other)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        won = [r for r in results if not isinstance(r, BaseException)]
+        lost = [r for r in results if isinstance(r, BaseException)]
+        assert len(won) == 40 and all(isinstance(r, AlreadyVoted) for r in lost), lost[:3]
+        seq, total, counts = await contract.tally_counts(storage, poll)
+        assert (seq, total, counts["o2"]) == (40, 40, 40)
+        await contract.assert_matches_recount(storage, poll)
+
+
+async def test_a_batch_keeps_quotes_and_semicolons_and_answers_a_reused_key_alone(
+        storage: MySQLStorage) -> None:
+    """Values reach the multi-statement batch only through the driver's escaping; an
+    idempotency key stored meanwhile fails the batch's write, and each ballot is redone."""
+    from voting.storage.base import IdempotencyConflict, IdempotencyRecord
+    poll, _ = await contract.make_poll(storage)
+    nasty = "v:'; DROP TABLE ballots; -- \\\" `x`"
+    taken = IdempotencyRecord("k" * 64, "r" * 64, 201, '{"ballot": "first"}')
+    await contract.cast(storage, poll, "v:first", {"q1": ["o1"]}, idem=taken)
+    body = '{"x": "\'); DELETE FROM polls; --"}'
+    jobs = [contract.cast(storage, poll, nasty, {"q1": ["o3"]},
+                          idem=IdempotencyRecord("n" * 64, "r" * 64, 201, body))]
+    jobs += [contract.cast(storage, poll, f"v:b{i}", {"q1": ["o2"]}) for i in range(20)]
+    jobs += [contract.cast(storage, poll, "v:again", {"q1": ["o2"]},
+                           idem=IdempotencyRecord("k" * 64, "r" * 64, 201, "{}"))]
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert isinstance(results[-1], IdempotencyConflict)
+    assert all(not isinstance(r, BaseException) for r in results[:-1]), results
+    ballot = await storage.get_ballot(poll.id, nasty)
+    assert ballot is not None and ballot.choices["q1"] == ["o3"]
+    stored = await storage.get_idempotency("n" * 64, 0)
+    assert stored is not None and stored.body == body
+    seq, total, _ = await contract.tally_counts(storage, poll)
+    assert (seq, total) == (22, 22)
+    await contract.assert_matches_recount(storage, poll)
+
+
+async def test_fresh_tallies_of_many_polls_read_together_are_each_right(
+        storage: MySQLStorage) -> None:
+    polls = [(await contract.make_poll(storage))[0] for _ in range(12)]
+    for i, poll in enumerate(polls):
+        for v in range(i):
+            await contract.cast(storage, poll, f"v:{v}", {"q1": ["o1"]})
+    tallies = await asyncio.gather(*(storage.get_tally(p.id, fresh=True) for p in polls),
+                                   storage.get_tally("nosuchpoll", fresh=True))
+    assert storage._fresh_tallies.largest > 1  # they did share round trips
+    assert [t.total if t else None for t in tallies] == list(range(12)) + [None]
+    assert all(t is not None and t.poll_id == p.id and t.counts.get("o1", 0) == i
+               for i, (t, p) in enumerate(zip(tallies, polls)))

@@ -311,3 +311,42 @@ def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> N
     now[0] += 2.0
     pacer.spent(0.0)
     assert pacer.interval >= 0.4
+
+
+async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_path: Path) -> None:
+    storage = SQLiteStorage(str(tmp_path / "f.sqlite3"))
+    await storage.open()
+    # 0.1 s, at most 50 frames a second in all, 1 s at most.
+    registry = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 1.0, 50)
+    subs = [FakeSubscriber() for _ in range(20)]
+    try:
+        poll, _ = await contract.make_poll(storage)
+        for s in subs[:4]:
+            await registry.subscribe(s, poll.id, None)
+        assert registry.interval == 0.1  # 4 subscribers at 0.1 s: 40 frames a second
+        for s in subs[4:]:
+            await registry.subscribe(s, poll.id, None)
+        assert registry.interval == pytest.approx(20 / 50)  # 20 subscribers: 0.4 s
+        for s in subs[10:]:
+            registry.drop(s)
+        assert registry.interval == pytest.approx(10 / 50)
+        unbounded = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 1.0, 0)
+        await unbounded.subscribe(subs[10], poll.id, None)
+        assert unbounded.interval == 0.1
+        await unbounded.close()
+        many = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 0.3, 1)
+        await many.subscribe(subs[11], poll.id, None)
+        await many.subscribe(subs[12], poll.id, None)
+        assert many.interval == 0.3  # never beyond max_tally_interval
+        await many.close()
+        # Frames keep coming at the lengthened pace, newest state last.
+        await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
+        registry.on_event(poll.id, {"type": "changed"})
+        async def all_have_it() -> bool:
+            return all([await _has(s, lambda f: f.get("total") == 1) for s in subs[:10]])
+        await eventually(all_have_it)
+    finally:
+        await registry.close()
+        for s in subs:
+            await s.close()
+        await storage.close()

@@ -143,12 +143,14 @@ class Pacer:
 class Registry:
     def __init__(self, storage: Storage, broker: Broker, tally_interval: float,
                  max_subscriptions: int, metrics: Metrics,
-                 max_interval: float | None = None) -> None:
+                 max_interval: float | None = None, max_frames_per_second: int = 0) -> None:
         self.storage = storage
         self.broker = broker
         self.pacer = Pacer(tally_interval, max_interval if max_interval is not None
                            else max(1.0, tally_interval))
         self.max_subscriptions = max_subscriptions
+        self.max_frames_per_second = max_frames_per_second
+        self.subscriptions = 0
         self.metrics = metrics
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
@@ -158,8 +160,19 @@ class Registry:
 
     @property
     def interval(self) -> float:
-        """The tally interval in force."""
-        return self.pacer.interval
+        """The tally interval in force: the pacer's, and at least long enough that this
+        process's audience gets no more than max_frames_per_second frames in all. The cost of
+        a frame is mostly outside this process (nginx relays it, the kernel copies it twice,
+        the phones read it), where the pacer cannot see it."""
+        floor = self.subscriptions / self.max_frames_per_second if self.max_frames_per_second else 0
+        return max(self.pacer.interval, min(self.pacer.max, floor))
+
+    def _count(self, delta: int) -> None:
+        self.subscriptions += delta
+        if delta > 0:
+            self.metrics.ws_subscriptions.inc(delta)
+        else:
+            self.metrics.ws_subscriptions.dec(-delta)
 
     # --- lifecycle -------------------------------------------------------
     def start(self) -> None:
@@ -216,7 +229,7 @@ class Registry:
             self.broker.watch(poll_id)
         feed.remember(tally)
         if key not in feed.subs:
-            self.metrics.ws_subscriptions.inc()
+            self._count(1)
         subscription = Subscription(sub, admin, tally.seq)
         feed.subs[key] = subscription
         mine.add(poll_id)
@@ -231,7 +244,7 @@ class Registry:
         self._by_subscriber.get(key, set()).discard(poll_id)
         if feed is None or feed.subs.pop(key, None) is None:
             return False
-        self.metrics.ws_subscriptions.dec()
+        self._count(-1)
         if not feed.subs:
             self._drop_feed(poll_id)
         return True
@@ -240,7 +253,7 @@ class Registry:
         for poll_id in list(self._by_subscriber.pop(id(sub), set())):
             feed = self.feeds.get(poll_id)
             if feed is not None and feed.subs.pop(id(sub), None) is not None:
-                self.metrics.ws_subscriptions.dec()
+                self._count(-1)
                 if not feed.subs:
                     self._drop_feed(poll_id)
 
@@ -271,7 +284,7 @@ class Registry:
             for key, s in list(feed.subs.items()):
                 s.subscriber.outbox.put("deleted", frame)
                 self._by_subscriber.get(key, set()).discard(poll_id)
-                self.metrics.ws_subscriptions.dec()
+                self._count(-1)
             feed.subs.clear()
             self._drop_feed(poll_id)
             return

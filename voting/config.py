@@ -87,7 +87,9 @@ class StorageConfig(_Section):
     ryw_wait: NonNeg = 0.5
     counter_slots: int = Field(16, ge=1, le=256)
     batch_size: int = Field(64, ge=1)  # ballots per transaction at most (MySQL)
-    batch_writers: int = Field(2, ge=1)  # concurrent ballot transactions per backend (MySQL)
+    # Concurrent ballot transactions per backend (MySQL): one carries all that queued while the
+    # previous committed (measured: 1 took 24 % more ballots than 2, at lower latency).
+    batch_writers: int = Field(1, ge=1)
 
     @field_validator("replicas", mode="before")
     @classmethod

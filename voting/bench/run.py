@@ -542,7 +542,9 @@ class Bench:
         rows = []
         for c in self.o.concurrency:
             progress(f"hot: B_nop at concurrency {c}")
-            nop = await self.b_nop(c, self.o.ballots)
+            # Three times the ballots: a no-op is several times faster, and a run of under a
+            # second gave ratios that moved by half from one run to the next.
+            nop = await self.b_nop(c, 3 * self.o.ballots)
             progress(f"hot: B_ins at concurrency {c}")
             ins = await self.b_ins(c, min(self.o.ballots, 5000))
             polls = await self.create_polls(1)

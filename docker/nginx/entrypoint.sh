@@ -8,6 +8,11 @@
 set -eu
 run=${VOTING_NGINX_RUN_DIR:?VOTING_NGINX_RUN_DIR is not set}
 mkdir -p "$run"
+# worker_rlimit_nofile beyond the hard limit only earns an alert: cap it there.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "${VOTING_NGINX_NOFILE:-65536}" -gt "$hard" ]; then
+  export VOTING_NGINX_NOFILE="$hard"
+fi
 names=$(env | sed -n 's/^\(VOTING_[A-Z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 envsubst "$names" < /etc/voting/nginx.conf.template > "$run/nginx.conf"
 hosts=$(printf '%s\n' "${VOTING_UPSTREAM_SERVERS:-}" | tr ';' '\n' | sed -n 's/^ *server \([^: ]*\).*/\1/p')

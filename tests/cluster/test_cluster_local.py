@@ -115,6 +115,13 @@ def test_app_user_reaches_the_primary_with_the_generated_password(cluster: Local
     assert cluster.node("replica1").query("SHOW GLOBAL STATUS LIKE 'Com_insert'")[0][0] == "Com_insert"
 
 
+def test_nginx_workers_start_without_alerts(cluster: LocalCluster) -> None:
+    """Its workers set worker_rlimit_nofile at start: above the hard limit they log an
+    alert (setrlimit EPERM); the rendering keeps it within."""
+    log = (cluster.state_dir / "logs" / "nginx-error.log").read_text()
+    assert "[alert]" not in log and "setrlimit" not in log, log[-2000:]
+
+
 def test_nginx_forwards_the_client_address(cluster: LocalCluster) -> None:
     status, _, body = request(cluster.url or "", "/api/echo",
                               headers={"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6"})

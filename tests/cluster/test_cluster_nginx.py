@@ -119,3 +119,22 @@ def test_nginx_binary_lookup_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(Path, "is_file", lambda self: False)
     with pytest.raises(ClusterError, match="nginx is not installed"):
         ngx.nginx_binary()
+
+
+@pytest.mark.integration
+def test_open_files_limit_stays_within_the_hard_limit(tmp_path: Path) -> None:
+    """worker_rlimit_nofile above the hard limit makes nginx log an alert (setrlimit EPERM)
+    at every start; the local rendering caps it, and so does the image's entrypoint."""
+    import resource
+    require_binaries("nginx")
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    values = local_values(tmp_path)
+    nofile = int(values["VOTING_NGINX_NOFILE"])
+    assert nofile <= ngx.NOFILE and (hard == resource.RLIM_INFINITY or nofile <= hard)
+    assert nofile == ngx.NOFILE or nofile == hard
+    (tmp_path / "logs").mkdir()
+    conf = ngx.write_config(REPO, tmp_path / "run", values)
+    assert f"worker_rlimit_nofile {nofile};" in conf.read_text()
+    ngx.check_config(tmp_path / "run", conf, tmp_path / "logs")
+    entrypoint = (REPO / "docker" / "nginx" / "entrypoint.sh").read_text()
+    assert 'ulimit -Hn' in entrypoint and 'export VOTING_NGINX_NOFILE="$hard"' in entrypoint

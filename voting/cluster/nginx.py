@@ -10,6 +10,7 @@ import grp
 import os
 import pwd
 import re
+import resource
 import shutil
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -29,7 +30,16 @@ VARIABLES = (
     "VOTING_NGINX_ERROR_LOG",
     "VOTING_NGINX_ACCESS_LOG",
     "VOTING_NGINX_WORKERS",
+    "VOTING_NGINX_NOFILE",
 )
+
+NOFILE = 65536
+
+
+def nofile_limit() -> int:
+    """worker_rlimit_nofile: NOFILE, or this machine's hard limit where that is lower."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return NOFILE if hard == resource.RLIM_INFINITY else min(NOFILE, hard)
 
 
 def template_path(repo: Path) -> Path:
@@ -66,6 +76,7 @@ def local_values(run_dir: Path, log_dir: Path, listen: str, backends: Sequence[t
         "VOTING_NGINX_ERROR_LOG": str(log_dir / "nginx-error.log"),
         "VOTING_NGINX_ACCESS_LOG": str(log_dir / "nginx-access.log"),
         "VOTING_NGINX_WORKERS": workers,
+        "VOTING_NGINX_NOFILE": str(nofile_limit()),
     }
 
 

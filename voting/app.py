@@ -14,6 +14,7 @@ import tornado.web
 
 from voting import openapi
 from voting.config import Config, private_dir, resolve_secret
+from voting.definitions import PollDefinitions
 from voting.handlers.base import BaseHandler, InFlight
 from voting.handlers.client import ClientFileHandler, ClientNotFoundHandler, ClientPageHandler
 from voting.handlers.health import HealthHandler, MetricsHandler, ReadyHandler
@@ -66,10 +67,12 @@ def make_app(config: Config, storage: Storage, broker: Broker,
              metrics: Metrics | None = None) -> tornado.web.Application:
     metrics = metrics or Metrics()
     signer = Signer(resolve_secret(config.server))
-    service = PollService(storage, broker, signer, metrics, config.storage.counter_slots)
+    definitions = PollDefinitions()  # one per process: a subscriber's poll serves its ballots
+    service = PollService(storage, broker, signer, metrics, config.storage.counter_slots,
+                          definitions)
     registry = Registry(storage, broker, config.ws.tally_interval,
                         config.ws.max_subscriptions, metrics, config.ws.max_tally_interval,
-                        config.ws.max_frames_per_second)
+                        config.ws.max_frames_per_second, definitions)
     static_dir = str(Path(config.server.static_dir).resolve())
     poll = r"([^/]+)"
     routes: list[Any] = [

@@ -7,11 +7,11 @@ import binascii
 import json
 import logging
 import random
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from voting import domain
+from voting.definitions import PollDefinitions
 from voting.domain import Poll, Rankings, Tally
 from voting.errors import AlreadyVoted, ApiError, CodeUsed, DomainError, IdempotencyKeyReused, \
     InvalidCode, NoBallot, PollClosed, PollNotFound
@@ -25,7 +25,6 @@ from voting.ws.broker import Broker
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
-DEFINITION_CACHE_SIZE = 4096
 
 
 @dataclass
@@ -64,13 +63,13 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 class PollService:
     def __init__(self, storage: Storage, broker: Broker, signer: Signer, metrics: Metrics,
-                 counter_slots: int) -> None:
+                 counter_slots: int, definitions: PollDefinitions | None = None) -> None:
         self.storage = storage
         self.broker = broker
         self.signer = signer
         self.metrics = metrics
         self.counter_slots = counter_slots
-        self._definitions: OrderedDict[str, Poll] = OrderedDict()
+        self.definitions = definitions if definitions is not None else PollDefinitions()
 
     # --- polls -----------------------------------------------------------
     async def create_poll(self, body: Any, idem_key: str | None, caller: str) -> Reply:
@@ -186,7 +185,7 @@ class PollService:
     async def set_status(self, poll_id: str, admin_token: str | None, status: str) -> Reply:
         poll = await self.get_poll(poll_id, None)
         self.require_admin(poll, admin_token)
-        self._definitions.pop(poll_id, None)
+        self.definitions.forget(poll_id)
         change = await self.storage.set_status(poll_id, status, domain.now_ms())
         if change is None:
             raise PollNotFound()
@@ -199,7 +198,7 @@ class PollService:
     async def delete_poll(self, poll_id: str, admin_token: str | None) -> Reply:
         poll = await self.get_poll(poll_id, None)
         self.require_admin(poll, admin_token)
-        self._definitions.pop(poll_id, None)
+        self.definitions.forget(poll_id)
         deleted, pos = await self.storage.delete_poll(poll_id)
         if deleted:
             await self.broker.publish(poll_id, {"type": "deleted"})
@@ -218,19 +217,12 @@ class PollService:
 
     # --- ballots ---------------------------------------------------------
     async def _poll_for_ballot(self, poll_id: str, pos: str | None, now: int) -> Poll:
-        """The poll a ballot is checked against, from a small per-process cache.
-
-        Questions, options and eligibility never change, and the ballot's transaction
-        re-checks status and existence, so a cached open poll is safe to use; a cached
-        closed one is read again (it may have been reopened)."""
-        cached = self._definitions.get(poll_id)
-        if cached is not None and not cached.is_closed(now):
-            self._definitions.move_to_end(poll_id)
+        """The poll a ballot is checked against, from the process's definitions cache."""
+        cached = self.definitions.open_poll(poll_id, now)
+        if cached is not None:
             return cached
         poll = await self.get_poll(poll_id, pos)
-        self._definitions[poll_id] = poll
-        if len(self._definitions) > DEFINITION_CACHE_SIZE:
-            self._definitions.popitem(last=False)
+        self.definitions.remember(poll)
         return poll
 
     async def _voter(self, poll: Poll, voter_token: str | None,
@@ -294,7 +286,7 @@ class PollService:
             raise
         except (PollClosed, InvalidCode, PollNotFound) as exc:
             if not isinstance(exc, InvalidCode):
-                self._definitions.pop(poll_id, None)
+                self.definitions.forget(poll_id)
             raise
         self.metrics.ballots.labels("replaced" if result.replaced else "accepted").inc()
         await self.broker.publish(poll_id, {"type": "changed"})

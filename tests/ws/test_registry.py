@@ -10,6 +10,7 @@ import pytest
 
 from tests.client import eventually
 from tests.storage import contract
+from voting.errors import PollClosed
 from voting.metrics import Metrics
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
@@ -349,4 +350,41 @@ async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_p
         await registry.close()
         for s in subs:
             await s.close()
+        await storage.close()
+
+
+async def test_a_poll_read_for_its_subscribers_serves_their_ballots(tmp_path: Path) -> None:
+    """One definitions cache per process: a campus of polls with a few watchers each costs no
+    poll read per ballot (each poll gets few ballots per backend), and a closed poll is
+    read again."""
+    from voting.definitions import PollDefinitions
+    from voting.service import PollService
+    from voting.tokens import Signer
+    storage = CountingStorage(str(tmp_path / "d.sqlite3"))
+    await storage.open()
+    definitions = PollDefinitions()
+    broker = InProcessBroker()
+    registry = Registry(storage, broker, 0.05, 20, Metrics(), definitions=definitions)
+    signer = Signer("s" * 32)
+    service = PollService(storage, broker, signer, Metrics(), 4, definitions)
+    sub = FakeSubscriber()
+    try:
+        poll, _ = await contract.make_poll(storage)
+        await registry.subscribe(sub, poll.id, None)
+        reads = storage.poll_reads
+        assert reads == 1
+        token = signer.new_voter_token()
+        reply = await service.cast_ballot(poll.id, {"choices": {"q1": ["o1"]}}, token, None, None)
+        assert reply.status == 201 and storage.poll_reads == reads
+        await storage.set_status(poll.id, "closed", contract.domain.now_ms())
+        # Closed on another backend: still cached here as open ...
+        assert definitions.open_poll(poll.id, contract.domain.now_ms()) is not None
+        # ... until the service learns otherwise: the transaction refuses, the entry goes.
+        other = signer.new_voter_token()
+        with pytest.raises(PollClosed):
+            await service.cast_ballot(poll.id, {"choices": {"q1": ["o2"]}}, other, None, None)
+        assert definitions.open_poll(poll.id, contract.domain.now_ms()) is None
+    finally:
+        await registry.close()
+        await sub.close()
         await storage.close()

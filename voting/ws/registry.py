@@ -24,7 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from voting.domain import Poll, Tally, is_admin, results_visible
+from voting.definitions import PollDefinitions
+from voting.domain import Poll, Tally, is_admin, now_ms, results_visible
 from voting.errors import DomainError
 from voting.metrics import Metrics
 from voting.storage.base import Storage
@@ -143,13 +144,15 @@ class Pacer:
 class Registry:
     def __init__(self, storage: Storage, broker: Broker, tally_interval: float,
                  max_subscriptions: int, metrics: Metrics,
-                 max_interval: float | None = None, max_frames_per_second: int = 0) -> None:
+                 max_interval: float | None = None, max_frames_per_second: int = 0,
+                 definitions: PollDefinitions | None = None) -> None:
         self.storage = storage
         self.broker = broker
         self.pacer = Pacer(tally_interval, max_interval if max_interval is not None
                            else max(1.0, tally_interval))
         self.max_subscriptions = max_subscriptions
         self.max_frames_per_second = max_frames_per_second
+        self.definitions = definitions if definitions is not None else PollDefinitions()
         self.subscriptions = 0
         self.metrics = metrics
         self.feeds: dict[str, PollFeed] = {}
@@ -207,7 +210,7 @@ class Registry:
         # highest seq), so this snapshot never goes back behind what a socket saw.
         tally = watched.recent_tally(SNAPSHOT_MAX_AGE) if watched is not None else None
         try:
-            poll = watched.poll if watched is not None else await self.storage.get_poll(poll_id)
+            poll = watched.poll if watched is not None else await self._poll(poll_id)
             if poll is None:
                 raise SubscribeError("poll_not_found", "No poll with this id.")
             admin = False
@@ -237,6 +240,16 @@ class Registry:
         sub.outbox.put("snapshot", dumps(tally_frame("snapshot", poll, tally, visible)))
         # A change read by a flush that ran while we read the snapshot must still reach us.
         self._mark_dirty(poll_id)
+
+    async def _poll(self, poll_id: str) -> Poll | None:
+        """From the definitions cache when open there (the snapshot's tally, read after,
+        tells whether it still exists), else from storage and then cached for its ballots."""
+        poll = self.definitions.open_poll(poll_id, now_ms())
+        if poll is None:
+            poll = await self.storage.get_poll(poll_id)
+            if poll is not None:
+                self.definitions.remember(poll)
+        return poll
 
     def unsubscribe(self, sub: Subscriber, poll_id: str) -> bool:
         key = id(sub)

@@ -77,34 +77,52 @@ class Router(Pools):
             return await fn(conn)
         return wrapped
 
+    @property
+    def position_sql(self) -> str:
+        """The statement that reads the position of this session's last commit."""
+        return "SELECT @@last_gtid" if self.mariadb else "SELECT @@GLOBAL.gtid_executed"
+
     async def _write(self, fn: Callable[[aiomysql.Connection], Awaitable[T]]) -> tuple[T, str | None]:
         """A transaction on the primary, retried on deadlock; returns (result, pos)."""
         async def txn(conn: aiomysql.Connection) -> tuple[T, str | None]:
-            for attempt in range(5):
+            async def attempt() -> tuple[T, str | None]:
                 try:
                     await conn.begin()
                 except pymysql.err.MySQLError as exc:
                     raise Stale() from exc
-                try:
-                    result = await fn(conn)
-                    await conn.commit()
-                except pymysql.err.MySQLError as exc:
-                    await rollback(conn)
-                    if exc.args and exc.args[0] in RETRYABLE and attempt < 4:
-                        await asyncio.sleep(0.005 * (attempt + 1))
-                        continue
-                    raise
-                except BaseException:
-                    await rollback(conn)
-                    raise
+                result = await fn(conn)
+                await conn.commit()
                 async with conn.cursor() as cur:
-                    await cur.execute("SELECT @@last_gtid" if self.mariadb
-                                      else "SELECT @@GLOBAL.gtid_executed")
+                    await cur.execute(self.position_sql)
                     row = await cur.fetchone()
-                return result, (encode_pos(str(row[0])) if row and row[0] else None)
-            raise AssertionError("unreachable")
+                return result, (str(row[0]) if row and row[0] else None)
+            return await self._retrying(conn, attempt)
         return await self._run(self.primary, txn, retries=1, idempotent=False)
 
+    @staticmethod
+    async def _retrying(conn: aiomysql.Connection,
+                        attempt: Callable[[], Awaitable[tuple[T, str | None]]]
+                        ) -> tuple[T, str | None]:
+        """One transaction, `attempt` beginning and committing it and returning (result, the
+        commit's GTID): rolled back on any failure, and tried again (5 times at most) on a
+        deadlock or lock wait timeout. Stale (nothing begun) goes to the caller as it is.
+        Returns (result, pos)."""
+        for n in range(5):
+            try:
+                result, gtid = await attempt()
+            except Stale:
+                raise
+            except pymysql.err.MySQLError as exc:
+                await rollback(conn)
+                if exc.args and exc.args[0] in RETRYABLE and n < 4:
+                    await asyncio.sleep(0.005 * (n + 1))
+                    continue
+                raise
+            except BaseException:
+                await rollback(conn)
+                raise
+            return result, (encode_pos(gtid) if gtid else None)
+        raise AssertionError("unreachable")
 
     async def _read_or_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T | None]],
                                pos: str | None) -> T | None:

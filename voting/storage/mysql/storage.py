@@ -7,7 +7,6 @@ the operations of the Storage interface.
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -26,8 +25,7 @@ from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, 
     recount_tally, status_change, tally_args, tally_query
 from voting.storage.batching import Batcher
 from voting.storage.mysql.lag import LagMonitor
-from voting.storage.mysql.pools import RETRYABLE, Stale, encode_pos, is_conn_error, rollback, \
-    scalar
+from voting.storage.mysql.pools import Stale, is_conn_error, scalar
 from voting.storage.mysql.queries import MySQLBallots, add_counters, insert_idempotency, \
     poll_fn, run_script, statements
 from voting.storage.mysql.routing import Router
@@ -187,28 +185,18 @@ class MySQLStorage(Router, LagMonitor, Storage):
                                   ) -> tuple[T, str | None]:
         # _write's transaction with BEGIN sent along with the readings and COMMIT (and the
         # read position) along with the writes: two round trips for a whole batch.
-        position_sql = "SELECT @@last_gtid" if self.mariadb else "SELECT @@GLOBAL.gtid_executed"
-
         async def txn(conn: aiomysql.Connection) -> tuple[T, str | None]:
-            for attempt in range(5):
+            async def attempt() -> tuple[T, str | None]:
                 async with conn.cursor() as cur:
                     tx = MySQLBallots(cur)
                     try:
                         result = await fn(tx)
-                        gtid = await tx.commit(position_sql)
+                        return result, await tx.commit(self.position_sql)
                     except pymysql.err.MySQLError as exc:
                         if not tx.wrote and is_conn_error(exc):
                             raise Stale() from exc  # nothing was sent but readings: retry
-                        await rollback(conn)
-                        if exc.args and exc.args[0] in RETRYABLE and attempt < 4:
-                            await asyncio.sleep(0.005 * (attempt + 1))
-                            continue
                         raise
-                    except BaseException:
-                        await rollback(conn)
-                        raise
-                return result, (encode_pos(gtid) if gtid else None)
-            raise AssertionError("unreachable")
+            return await self._retrying(conn, attempt)
         return await self._run(self.primary, txn, retries=1, idempotent=False)
 
     async def get_ballot(self, poll_id: str, voter_key: str,

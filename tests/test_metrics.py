@@ -102,6 +102,9 @@ async def test_metrics_move_under_traffic(sqlite_server: RunningServer) -> None:
     assert moved("voting_ballots_total", outcome="invalid_ballot") == 1
     for frame in ("hello", "snapshot", "tally"):
         assert moved("voting_ws_frames_sent_total", type=frame) >= 1, frame
+    cfg = sqlite_server.server.config.ws
+    assert cfg.tally_interval <= value(after, "voting_ws_tally_interval_seconds") \
+        <= cfg.max_tally_interval
 
     async def closed_counted() -> Any:
         _, now = await scrape(api)

@@ -18,6 +18,10 @@ class Metrics:
         self.ws_open = Gauge("voting_websockets_open", "Open WebSocket connections", registry=r)
         self.ws_subscriptions = Gauge("voting_ws_subscriptions", "Active poll subscriptions",
                                       registry=r)
+        self.ws_tally_interval = Gauge(
+            "voting_ws_tally_interval_seconds",
+            "Tally interval in force (lengthened under load up to ws.max_tally_interval)",
+            registry=r)
         self.ws_frames_sent = Counter("voting_ws_frames_sent_total", "WebSocket frames sent",
                                       ["type"], registry=r)
         self.ws_frames_coalesced = Counter(

@@ -324,21 +324,22 @@ async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_p
         poll, _ = await contract.make_poll(storage)
         for s in subs[:4]:
             await registry.subscribe(s, poll.id, None)
-        assert registry.interval == 0.1  # 4 subscribers at 0.1 s: 40 frames a second
+        feed = registry.feeds[poll.id]
+        assert registry.feed_interval(feed) == 0.1  # 4 subscribers at 0.1 s: 40 frames a second
         for s in subs[4:]:
             await registry.subscribe(s, poll.id, None)
-        assert registry.interval == pytest.approx(20 / 50)  # 20 subscribers: 0.4 s
+        assert registry.feed_interval(feed) == pytest.approx(20 / 50)  # 20 subscribers: 0.4 s
         for s in subs[10:]:
             registry.drop(s)
-        assert registry.interval == pytest.approx(10 / 50)
+        assert registry.feed_interval(feed) == pytest.approx(10 / 50)
         unbounded = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 1.0, 0)
         await unbounded.subscribe(subs[10], poll.id, None)
-        assert unbounded.interval == 0.1
+        assert unbounded.feed_interval(unbounded.feeds[poll.id]) == 0.1
         await unbounded.close()
         many = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 0.3, 1)
         await many.subscribe(subs[11], poll.id, None)
         await many.subscribe(subs[12], poll.id, None)
-        assert many.interval == 0.3  # never beyond max_tally_interval
+        assert many.feed_interval(many.feeds[poll.id]) == 0.3  # never beyond max_tally_interval
         await many.close()
         # Frames keep coming at the lengthened pace, newest state last.
         await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
@@ -351,6 +352,48 @@ async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_p
         for s in subs:
             await s.close()
         await storage.close()
+
+
+async def test_polls_with_a_few_watchers_each_are_not_slowed_by_their_number(
+        tmp_path: Path) -> None:
+    """A campus: 20 polls with one watcher each is 20 subscriptions, but each poll sends a
+    frame only when it changes; none is held to 20 / 50 s."""
+    storage = SQLiteStorage(str(tmp_path / "f.sqlite3"))
+    await storage.open()
+    registry = Registry(storage, InProcessBroker(), 0.1, 20, Metrics(), 1.0, 50)
+    subs = [FakeSubscriber() for _ in range(20)]
+    try:
+        polls = [(await contract.make_poll(storage))[0] for _ in range(20)]
+        for s, poll in zip(subs, polls):
+            await registry.subscribe(s, poll.id, None)
+        assert registry.subscriptions == 20
+        assert all(registry.feed_interval(f) == 0.1 for f in registry.feeds.values())
+    finally:
+        await registry.close()
+        for s in subs:
+            await s.close()
+        await storage.close()
+
+
+def test_frames_sent_over_the_bound_lengthen_the_interval_until_within_it() -> None:
+    now = [0.0]
+    pacer = Pacer(0.1, 2.0, clock=lambda: now[0], max_frames_per_second=1000)
+    now[0] += 1.0
+    pacer.spent(0.0, 800)  # 800 frames a second: within the bound
+    assert pacer.interval == 0.1
+    now[0] += 1.0
+    pacer.spent(0.0, 3000)  # 3,000 a second at 0.1 s: 0.3 s keeps busy polls at 1,000
+    assert pacer.interval == pytest.approx(0.3)
+    now[0] += 1.0
+    pacer.spent(0.0, 1000)  # at the bound: stays
+    assert pacer.interval == pytest.approx(0.3)
+    for _ in range(20):  # the audience left: back to the configured interval, step by step
+        now[0] += 1.0
+        pacer.spent(0.0, 10)
+    assert pacer.interval == 0.1
+    assert pacer.interval_for(500) == pytest.approx(0.5)  # one crowd: bounded at once
+    assert pacer.interval_for(5000) == 2.0  # never beyond max_tally_interval
+    assert Pacer(0.1, 2.0).interval_for(5000) == 0.1  # no bound configured
 
 
 async def test_a_poll_read_for_its_subscribers_serves_their_ballots(tmp_path: Path) -> None:

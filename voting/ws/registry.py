@@ -11,9 +11,12 @@ it; the others send it on without reading the database themselves. While the
 relay is down every backend reads for itself (the watchdog below).
 
 The interval in force is `tally_interval`, lengthened (up to `max_interval`,
-DESIGN §5) while sending tallies takes more than half of this process's time:
-an audience too large for the pace gets fresher frames less often instead of a
-backlog, and ballots keep their share of the CPU.
+DESIGN §5) while sending tallies takes more than half of this process's time or
+the frames sent exceed `max_frames_per_second`: an audience too large for the
+pace gets fresher frames less often instead of a backlog, and ballots keep their
+share of the CPU. A poll whose own audience here would exceed that bound at the
+interval in force is paced slower from its first frame; a poll with a few
+watchers is not slowed by the crowd on another.
 """
 from __future__ import annotations
 
@@ -104,21 +107,27 @@ def dumps(frame: dict[str, Any]) -> str:
 
 
 class Pacer:
-    """The tally interval in force, from the share of time that broadcasts take and from
+    """The tally interval in force, from the share of time that broadcasts take, from
     how late the event loop wakes (a machine short of CPU: fewer, fresher frames leave
-    more of it to ballots, here and in every process that relays or reads the frames)."""
+    more of it to ballots, here and in every process that relays or reads the frames),
+    and from the frames sent a second against max_frames_per_second (0: no bound). The
+    cost of a frame is mostly outside this process (nginx relays it, the kernel copies
+    it twice, the phones read it), where the share of time cannot see it."""
 
     WINDOW = 1.0  # seconds over which the share is measured
     LAG_FACTOR = 3.0  # the interval is at least this many times the loop's lateness
 
     def __init__(self, base: float, maximum: float, budget: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_frames_per_second: int = 0) -> None:
         self.base = base
         self.max = max(base, maximum)
         self.budget = budget
+        self.max_frames_per_second = max_frames_per_second
         self.interval = base
         self._clock = clock
         self._busy = 0.0
+        self._frames = 0
         self._since = clock()
         self._lag = 0.0
 
@@ -126,19 +135,33 @@ class Pacer:
         """A flush woke this much after its time (moving average)."""
         self._lag += 0.2 * (max(0.0, seconds) - self._lag)
 
-    def spent(self, seconds: float) -> None:
+    def spent(self, seconds: float, frames: int = 0) -> None:
+        """A broadcast took `seconds` and sent `frames`."""
         self._busy += seconds
+        self._frames += frames
         now = self._clock()
         elapsed = now - self._since
         if elapsed < max(self.WINDOW, 2 * self.interval):
             return
         share = self._busy / elapsed
+        # Frames of busy polls scale with 1/interval, so this is the interval at which the
+        # last window would have kept within the bound.
+        by_frames = (self.interval * self._frames / elapsed / self.max_frames_per_second
+                     if self.max_frames_per_second else 0.0)
         target = min(self.max, max(self.base, self.interval * share / self.budget,
-                                   self.LAG_FACTOR * self._lag))
+                                   self.LAG_FACTOR * self._lag, by_frames))
         # Lengthen at once, shorten gradually: no flapping around the limit.
         self.interval = target if target >= self.interval else max(target, self.interval * 0.8)
         self._busy = 0.0
+        self._frames = 0
         self._since = now
+
+    def interval_for(self, subscribers: int) -> float:
+        """The interval of one poll with this many subscribers here: a crowd on one poll is
+        within the frames bound from its first frame, before a window has measured it."""
+        if not self.max_frames_per_second:
+            return self.interval
+        return max(self.interval, min(self.max, subscribers / self.max_frames_per_second))
 
 
 class Registry:
@@ -149,12 +172,13 @@ class Registry:
         self.storage = storage
         self.broker = broker
         self.pacer = Pacer(tally_interval, max_interval if max_interval is not None
-                           else max(1.0, tally_interval))
+                           else max(1.0, tally_interval),
+                           max_frames_per_second=max_frames_per_second)
         self.max_subscriptions = max_subscriptions
-        self.max_frames_per_second = max_frames_per_second
         self.definitions = definitions if definitions is not None else PollDefinitions()
         self.subscriptions = 0
         self.metrics = metrics
+        metrics.ws_tally_interval.set(self.pacer.interval)
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
         self._by_subscriber: dict[int, set[str]] = {}
@@ -163,12 +187,11 @@ class Registry:
 
     @property
     def interval(self) -> float:
-        """The tally interval in force: the pacer's, and at least long enough that this
-        process's audience gets no more than max_frames_per_second frames in all. The cost of
-        a frame is mostly outside this process (nginx relays it, the kernel copies it twice,
-        the phones read it), where the pacer cannot see it."""
-        floor = self.subscriptions / self.max_frames_per_second if self.max_frames_per_second else 0
-        return max(self.pacer.interval, min(self.pacer.max, floor))
+        """The tally interval in force for polls nobody here watches (relayed only)."""
+        return self.pacer.interval
+
+    def feed_interval(self, feed: PollFeed) -> float:
+        return self.pacer.interval_for(len(feed.subs))
 
     def _count(self, delta: int) -> None:
         self.subscriptions += delta
@@ -375,7 +398,7 @@ class Registry:
 
     async def _flush(self, poll_id: str, feed: PollFeed) -> None:
         while (feed.dirty or feed.fresh) and self.feeds.get(poll_id) is feed:
-            due = feed.last_read + self.interval
+            due = feed.last_read + self.feed_interval(feed)
             wait = due - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -425,4 +448,5 @@ class Registry:
                 sent += 1
         if sent:
             self.metrics.ws_frames_sent.labels(frame_type).inc(sent)
-        self.pacer.spent(time.perf_counter() - started)
+        self.pacer.spent(time.perf_counter() - started, sent)
+        self.metrics.ws_tally_interval.set(self.pacer.interval)

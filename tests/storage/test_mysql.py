@@ -257,3 +257,24 @@ async def test_fresh_tallies_of_many_polls_read_together_are_each_right(
     assert [t.total if t else None for t in tallies] == list(range(12)) + [None]
     assert all(t is not None and t.poll_id == p.id and t.counts.get("o1", 0) == i
                for i, (t, p) in enumerate(zip(tallies, polls)))
+
+
+async def test_polls_asked_for_together_are_read_together_and_each_right(
+        routed: MySQLStorage, rs: ReplicationSet) -> None:
+    """A burst of ballots on polls this process has not seen: their definitions share reads
+    (duplicates and positions included), and a poll a replica lacks is found on the primary."""
+    polls = [(await contract.make_poll(routed))[0] for _ in range(8)]
+    await asyncio.to_thread(rs.wait_replicated)
+    await asyncio.to_thread(_replicas_sql_thread, rs, "STOP")
+    try:
+        fresh, _ = await contract.make_poll(routed)  # on the primary only
+        pos = (await contract.cast(routed, polls[1], "v:pos", {"q1": ["o1"]})).pos
+        asks = [p.id for p in polls] + [polls[0].id, fresh.id, "nosuchpoll"]
+        got = await asyncio.gather(*(routed.get_poll(i) for i in asks),
+                                   routed.get_poll(fresh.id, pos))
+    finally:
+        await asyncio.to_thread(_replicas_sql_thread, rs, "START")
+    assert routed._poll_reads.largest > 1  # they did share round trips
+    assert [g.id if g else None for g in got] == asks[:-1] + [None, fresh.id]
+    assert got[0] is not got[8]  # each caller its own copy
+    assert [q.id for q in got[3].questions] == [q.id for q in polls[3].questions]

@@ -12,7 +12,9 @@ Res = TypeVar("Res")
 
 class Batcher(Generic[Req, Res]):
     def __init__(self, write: Callable[[list[Req]], Awaitable[list[Res | BaseException]]],
-                 key: Callable[[Req], Hashable], max_batch: int = 64, writers: int = 2) -> None:
+                 key: Callable[[Req], Hashable] | None, max_batch: int = 64,
+                 writers: int = 2) -> None:
+        """`key`: at most one request per key goes in a batch (None: any number)."""
         self._write = write
         self._key = key
         self.max_batch = max_batch
@@ -36,6 +38,9 @@ class Batcher(Generic[Req, Res]):
         batch: list[tuple[Req, asyncio.Future[Res]]] = []
         rest: list[tuple[Req, asyncio.Future[Res]]] = []
         seen: set[Hashable] = set()
+        if self._key is None:
+            batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+            return batch
         for item in self._queue:
             k = self._key(item[0])
             if len(batch) >= self.max_batch or k in seen:

@@ -21,6 +21,19 @@ def poll_fn(poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Poll | No
     return fn
 
 
+def polls_fn(poll_ids: list[str]) -> Callable[[aiomysql.Connection], Awaitable[dict[str, Poll]]]:
+    """The polls of these ids that exist, by id, in one statement."""
+    unique = sorted(set(poll_ids))
+
+    async def fn(conn: aiomysql.Connection) -> dict[str, Poll]:
+        async with conn.cursor(aiomysql.DictCursor) as cur:
+            await cur.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id IN (" +
+                              ",".join(["%s"] * len(unique)) + ")", unique)
+            rows = await cur.fetchall()
+        return {row["id"]: poll_from_row(row) for row in rows}
+    return fn
+
+
 def idempotency_insert(records: list[tuple[IdempotencyRecord, int, int]]
                        ) -> tuple[str, list[Any]]:
     return ("INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) VALUES " +

@@ -7,6 +7,7 @@ the operations of the Storage interface.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
@@ -27,7 +28,7 @@ from voting.storage.batching import Batcher
 from voting.storage.mysql.lag import LagMonitor
 from voting.storage.mysql.pools import Stale, is_conn_error, scalar
 from voting.storage.mysql.queries import MySQLBallots, add_counters, insert_idempotency, \
-    poll_fn, run_script, statements
+    poll_fn, polls_fn, run_script, statements
 from voting.storage.mysql.routing import Router
 
 log = logging.getLogger("voting.storage.mysql")
@@ -55,6 +56,10 @@ class MySQLStorage(Router, LagMonitor, Storage):
         self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers)
         self._fresh_tallies: Batcher[str, Tally | None] = Batcher(
             self._read_fresh_tallies, key=lambda p: p, max_batch=100, writers=2)
+        # A burst of ballots on polls this process has not seen yet (a campus voting at
+        # once) reads their definitions together, not a replica round trip each.
+        self._poll_reads: Batcher[tuple[str, str | None], Poll | None] = Batcher(
+            self._read_polls, key=None, max_batch=100, writers=2)
 
     # --- lifecycle -------------------------------------------------------
     async def open(self) -> None:
@@ -135,7 +140,38 @@ class MySQLStorage(Router, LagMonitor, Storage):
 
 
     async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
-        return await self._read_or_primary(poll_fn(poll_id), pos)
+        return await self._poll_reads.submit((poll_id, pos))
+
+    async def _read_polls(self, requests: list[tuple[str, str | None]]
+                          ) -> list[Poll | None | BaseException]:
+        """Polls asked for meanwhile: one query per read position (nearly always one). As in
+        _read_or_primary, a poll a replica does not have is looked up on the primary."""
+        by_pos: dict[str | None, list[str]] = {}
+        for poll_id, pos in requests:
+            by_pos.setdefault(pos, []).append(poll_id)
+        found: dict[str | None, dict[str, Poll] | BaseException] = {}
+        for pos, ids in by_pos.items():
+            try:
+                polls, node = await self._read_at(polls_fn(ids), pos)
+                missing = [i for i in ids if i not in polls]
+                if missing and node is not self.primary:
+                    try:
+                        polls.update(await self._run(self.primary, polls_fn(missing)))
+                    except StorageUnavailable:
+                        if pos is not None:
+                            raise
+                found[pos] = polls
+            except Exception as exc:  # this position's polls share the failure
+                found[pos] = exc
+        out: list[Poll | None | BaseException] = []
+        for poll_id, pos in requests:
+            polls_or_error = found[pos]
+            if isinstance(polls_or_error, BaseException):
+                out.append(polls_or_error)
+            else:  # each caller gets its own copy: the service sets a poll's status
+                poll = polls_or_error.get(poll_id)
+                out.append(copy.copy(poll) if poll is not None else None)
+        return out
 
     async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
                                 pos: str | None = None) -> list[PollSummary]:

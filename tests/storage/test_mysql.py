@@ -257,6 +257,25 @@ async def test_fresh_tallies_of_many_polls_read_together_are_each_right(
     assert [t.total if t else None for t in tallies] == list(range(12)) + [None]
     assert all(t is not None and t.poll_id == p.id and t.counts.get("o1", 0) == i
                for i, (t, p) in enumerate(zip(tallies, polls)))
+    # Ranked polls in one statement with others: each keeps its own rankings, equal to a
+    # recount, and a read at the same seq keeps the rankings (and runoff) it had.
+    ranked = [(await contract.make_poll(storage, **contract.KINDS_POLL))[0] for _ in range(3)]
+    for i, poll in enumerate(ranked):
+        a, b, c, _ = poll.questions[0].option_ids()
+        point = poll.questions[1].option_ids()[2]
+        for v, order in enumerate([[a, b], [c], [b, a, c]][:i + 1]):
+            await contract.cast(storage, poll, f"v:{v}", {"q1": order, "q2": [point]})
+    first = await asyncio.gather(*(storage.get_tally(p.id, fresh=True) for p in ranked + polls))
+    again = await asyncio.gather(*(storage.get_tally(p.id, fresh=True) for p in ranked))
+    for poll, t, t2 in zip(ranked, first, again):
+        assert t is not None and t2 is not None and t2.rankings is t.rankings
+        await contract.assert_matches_recount(storage, poll)
+    assert [t.total if t else None for t in first] == [1, 2, 3] + list(range(12))
+    # A database made before ranked questions (no rankings table): counts without rounds.
+    storage.has_rankings = False
+    plain = await asyncio.gather(*(storage.get_tally(p.id, fresh=True) for p in ranked + polls))
+    assert [t.total if t else None for t in plain] == [1, 2, 3] + list(range(12))
+    assert plain[2] is not None and plain[2].counts == first[2].counts
 
 
 async def test_polls_asked_for_together_are_read_together_and_each_right(

@@ -34,6 +34,21 @@ def polls_fn(poll_ids: list[str]) -> Callable[[aiomysql.Connection], Awaitable[d
     return fn
 
 
+def tallies_query(count: int, rankings: bool = True) -> str:
+    """The tallies of `count` polls in one statement (one reading, one result set): rows are
+    tally_query's with the poll id second, ('t', id, status, closes_at, option_id, n) and
+    ('r', id, question_id, NULL, ranking, n). Arguments: the ids, twice with rankings."""
+    marks = ",".join(["%s"] * count)
+    sql = ("SELECT 't', p.id, p.status, p.closes_at, t.option_id, SUM(t.n) FROM polls p "
+           f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id IN ({marks}) "
+           "GROUP BY p.id, p.status, p.closes_at, t.option_id")
+    if rankings:
+        sql += (" UNION ALL SELECT 'r', r.poll_id, r.question_id, NULL, r.ranking, SUM(r.n) "
+                f"FROM rankings r WHERE r.poll_id IN ({marks}) "
+                "GROUP BY r.poll_id, r.question_id, r.ranking HAVING SUM(r.n) <> 0")
+    return sql
+
+
 def idempotency_insert(records: list[tuple[IdempotencyRecord, int, int]]
                        ) -> tuple[str, list[Any]]:
     return ("INSERT INTO idempotency (key_hash, request_hash, status, body, created_at) VALUES " +

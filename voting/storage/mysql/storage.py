@@ -28,7 +28,7 @@ from voting.storage.batching import Batcher
 from voting.storage.mysql.lag import LagMonitor
 from voting.storage.mysql.pools import Stale, is_conn_error, scalar
 from voting.storage.mysql.queries import MySQLBallots, add_counters, insert_idempotency, \
-    poll_fn, polls_fn, run_script, statements, tallies_query
+    poll_fn, polls_fn, statements, tallies_query
 from voting.storage.mysql.routing import Router
 
 log = logging.getLogger("voting.storage.mysql")

@@ -4,7 +4,8 @@
 
 writes OUT_DIR/bench-hot.png (ballots/s and p99 against concurrency, with
 B_nop and B_ins) and OUT_DIR/bench-fanout.png (vote -> tally p50/p99 against
-subscribers), one line per report (labelled by its mode).
+subscribers), one line per report (labelled by its mode, and by its start time
+when two reports share a mode).
 """
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def _label(report: dict[str, Any], reports: list[dict[str, Any]]) -> str:
+    mode = str(report["mode"])
+    if sum(1 for r in reports if r["mode"] == mode) > 1:
+        return f"{mode} {str(report.get('started', ''))[:16].replace('T', ' ')}"
+    return mode
 
 
 def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
@@ -26,7 +34,7 @@ def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
     if hot:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         for n, (rep, runs) in enumerate(hot):
-            label, color = rep["mode"], f"C{n}"
+            label, color = _label(rep, reports), f"C{n}"
             xs = [x["concurrency"] for x in runs]
             ax1.plot(xs, [x["ballots_per_second"] for x in runs], "o-", color=color,
                      label=f"{label}: ballots")
@@ -54,7 +62,7 @@ def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
     if fan:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         for n, (rep, runs) in enumerate(fan):
-            label, color = rep["mode"], f"C{n}"
+            label, color = _label(rep, reports), f"C{n}"
             xs = [x["subscribers"] for x in runs]
             ax1.plot(xs, [x["vote_to_tally_ms"]["p99"] for x in runs], "o-", color=color,
                      label=f"{label}: p99")

@@ -199,6 +199,34 @@ async def test_batched_ballots_stay_exact(storage: MySQLStorage) -> None:
     await contract.assert_matches_recount(storage, coded)
 
 
+async def test_a_batch_over_many_polls_counts_each_poll_exactly(rs: ReplicationSet) -> None:
+    """Ballots on many polls at once (a campus) share transactions, their counters and
+    rankings written in one statement each; two storages (two backends) race on the same
+    polls, so the same slot rows are locked from both sides. Every poll equals its recount."""
+    async with opened(storage_config(rs, replicas=[])) as one, \
+            opened(storage_config(rs, replicas=[])) as two:
+        polls = [(await contract.make_poll(one, **contract.KINDS_POLL))[0] for _ in range(6)]
+        polls += [(await contract.make_poll(one))[0] for _ in range(6)]
+        jobs = []
+        for i in range(240):
+            poll = polls[i % len(polls)]
+            storage = one if i % 2 else two
+            if poll.questions[0].kind == "ranked":
+                a, b, c, d = poll.questions[0].option_ids()
+                order = [[a, b], [c, d, a], [b], [d, c]][i % 4]
+                choices = {"q1": order, "q2": [poll.questions[1].option_ids()[i % 5]]}
+            else:
+                choices = {"q1": [f"o{1 + i % 3}"]}
+            jobs.append(contract.cast(storage, poll, f"v:{i}", choices))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert not [r for r in results if isinstance(r, BaseException)]
+        assert max(one._ballots.largest, two._ballots.largest) > 1  # batches did form
+        for poll in polls:
+            _, total, _ = await contract.tally_counts(one, poll)
+            assert total == 20
+            await contract.assert_matches_recount(one, poll)
+
+
 async def test_two_backends_racing_the_same_voters_write_one_ballot_each(
         rs: ReplicationSet, storage: MySQLStorage) -> None:
     """Batches of two backends insert the same voters at once: the loser's batch hits the

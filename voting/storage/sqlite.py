@@ -189,7 +189,7 @@ class SQLiteStorage(Storage):
                     "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = ? "
                     "WHERE id = ?", (closes_at, poll_id))
             if changed:
-                await _SQLiteBallots(conn).add_counters(poll_id, 0, [(SEQ_KEY, 1)])
+                await _SQLiteBallots(conn).add_counters(0, [(poll_id, SEQ_KEY, 1)])
             async with conn.execute(
                     "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
                     (poll_id, SEQ_KEY)) as cur:
@@ -278,15 +278,14 @@ class _SQLiteBallots(BallotTx):
         except sqlite3.IntegrityError:
             raise IdempotencyConflict() from None
 
-    async def add_counters(self, poll_id: str, slot: int, rows: list[tuple[str, int]]) -> None:
+    async def add_counters(self, slot: int, rows: list[tuple[str, str, int]]) -> None:
         await self.conn.executemany(
             "INSERT INTO tally_slots (poll_id, slot, option_id, n) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (poll_id, option_id, slot) DO UPDATE SET n = n + excluded.n",
-            [(poll_id, slot, option_id, n) for option_id, n in rows])
+            [(poll_id, slot, option_id, n) for poll_id, option_id, n in rows])
 
-    async def add_rankings(self, poll_id: str, slot: int,
-                           rows: list[tuple[str, str, int]]) -> None:
+    async def add_rankings(self, slot: int, rows: list[tuple[str, str, str, int]]) -> None:
         await self.conn.executemany(
             "INSERT INTO rankings (poll_id, question_id, ranking, slot, n) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (poll_id, question_id, ranking, slot) DO UPDATE SET n = n + excluded.n",
-            [(poll_id, qid, ranking, slot, n) for qid, ranking, n in rows])
+            [(poll_id, qid, ranking, slot, n) for poll_id, qid, ranking, n in rows])

@@ -57,11 +57,12 @@ def idempotency_insert(records: list[tuple[IdempotencyRecord, int, int]]
              for v in (rec.key_hash, rec.request_hash, status, rec.body, at)])
 
 
-def counters_insert(poll_id: str, slot: int, rows: list[tuple[str, int]]) -> tuple[str, list[Any]]:
+def counters_insert(slot: int, rows: list[tuple[str, str, int]]) -> tuple[str, list[Any]]:
+    """Add to (poll_id, option_id, n) counters of the slot, rows locked in the given order."""
     return ("INSERT INTO tally_slots (poll_id, option_id, slot, n) VALUES " +
             ",".join(["(%s,%s,%s,%s)"] * len(rows)) +
             " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
-            [v for option_id, n in rows for v in (poll_id, option_id, slot, n)])
+            [v for poll_id, option_id, n in rows for v in (poll_id, option_id, slot, n)])
 
 
 async def insert_idempotency(cur: aiomysql.Cursor,
@@ -73,9 +74,8 @@ async def insert_idempotency(cur: aiomysql.Cursor,
         raise IdempotencyConflict() from None
 
 
-async def add_counters(cur: aiomysql.Cursor, poll_id: str, slot: int,
-                       rows: list[tuple[str, int]]) -> None:
-    await cur.execute(*counters_insert(poll_id, slot, rows))
+async def add_counters(cur: aiomysql.Cursor, slot: int, rows: list[tuple[str, str, int]]) -> None:
+    await cur.execute(*counters_insert(slot, rows))
 
 
 class MySQLBallots(BallotTx):
@@ -147,16 +147,16 @@ class MySQLBallots(BallotTx):
     async def insert_idempotency(self, records: list[tuple[IdempotencyRecord, int, int]]) -> None:
         self.writes.append((self.cur.mogrify(*idempotency_insert(records)), IdempotencyConflict))
 
-    async def add_counters(self, poll_id: str, slot: int, rows: list[tuple[str, int]]) -> None:
-        self.writes.append((self.cur.mogrify(*counters_insert(poll_id, slot, rows)), None))
+    async def add_counters(self, slot: int, rows: list[tuple[str, str, int]]) -> None:
+        self.writes.append((self.cur.mogrify(*counters_insert(slot, rows)), None))
 
-    async def add_rankings(self, poll_id: str, slot: int,
-                           rows: list[tuple[str, str, int]]) -> None:
+    async def add_rankings(self, slot: int, rows: list[tuple[str, str, str, int]]) -> None:
         self.writes.append((self.cur.mogrify(
             "INSERT INTO rankings (poll_id, question_id, ranking, slot, n) VALUES " +
             ",".join(["(%s,%s,%s,%s,%s)"] * len(rows)) +
             " ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
-            [v for qid, ranking, n in rows for v in (poll_id, qid, ranking, slot, n)]), None))
+            [v for poll_id, qid, ranking, n in rows
+             for v in (poll_id, qid, ranking, slot, n)]), None))
 
     async def commit(self, position_sql: str) -> str | None:
         """The queued writes, COMMIT and the commit's GTID position, in one round trip."""

@@ -278,7 +278,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
                     await cur.execute("UPDATE polls SET status = 'open', closed_at = NULL, "
                                       "closes_at = %s WHERE id = %s", (closes_at, poll_id))
                 if changed:
-                    await add_counters(cur, poll_id, 0, [(SEQ_KEY, 1)])
+                    await add_counters(cur, 0, [(poll_id, SEQ_KEY, 1)])
                 await cur.execute("SELECT COALESCE(SUM(n), 0) FROM tally_slots "
                                   "WHERE poll_id = %s AND option_id = %s", (poll_id, SEQ_KEY))
                 return int((await cur.fetchone())[0]), changed

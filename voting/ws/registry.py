@@ -448,5 +448,7 @@ class Registry:
                 sent += 1
         if sent:
             self.metrics.ws_frames_sent.labels(frame_type).inc(sent)
+        before = self.pacer.interval
         self.pacer.spent(time.perf_counter() - started, sent)
-        self.metrics.ws_tally_interval.set(self.pacer.interval)
+        if self.pacer.interval != before:  # it changes at most once a window
+            self.metrics.ws_tally_interval.set(self.pacer.interval)

@@ -130,10 +130,17 @@ class Router(Pools):
         found, node = await self._read_at(fn, pos)
         if found is not None or node is self.primary:
             return found
+        return await self._missing_on_primary(fn, pos, None)
+
+    async def _missing_on_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T]],
+                                  pos: str | None, absent: T) -> T:
+        """What a replica did not have, read again on the primary (it may be newer than the
+        replica). With the primary down: `absent`, unless the read carries a position (the
+        client wrote it, so it must not pass for missing)."""
         try:
             return await self._run(self.primary, fn)
         except StorageUnavailable:
             if pos is not None:
                 raise
-            return None
+            return absent
 

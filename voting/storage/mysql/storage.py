@@ -145,7 +145,8 @@ class MySQLStorage(Router, LagMonitor, Storage):
     async def _read_polls(self, requests: list[tuple[str, str | None]]
                           ) -> list[Poll | None | BaseException]:
         """Polls asked for meanwhile: one query per read position (nearly always one). As in
-        _read_or_primary, a poll a replica does not have is looked up on the primary."""
+        _read_or_primary, a poll a replica does not have is looked up on the primary
+        (_missing_on_primary)."""
         by_pos: dict[str | None, list[str]] = {}
         for poll_id, pos in requests:
             by_pos.setdefault(pos, []).append(poll_id)
@@ -155,11 +156,8 @@ class MySQLStorage(Router, LagMonitor, Storage):
                 polls, node = await self._read_at(polls_fn(ids), pos)
                 missing = [i for i in ids if i not in polls]
                 if missing and node is not self.primary:
-                    try:
-                        polls.update(await self._run(self.primary, polls_fn(missing)))
-                    except StorageUnavailable:
-                        if pos is not None:
-                            raise
+                    absent: dict[str, Poll] = {}
+                    polls.update(await self._missing_on_primary(polls_fn(missing), pos, absent))
                 found[pos] = polls
             except Exception as exc:  # this position's polls share the failure
                 found[pos] = exc

@@ -67,6 +67,8 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
                    help="slow: subscribers that keep reading (default 200)")
     b.add_argument("--slow-rate", type=float, default=50.0,
                    help="slow: paced ballots per second (default 50)")
+    b.add_argument("--slow-warmup", type=float, default=5.0,
+                   help="slow: seconds of ballots before the measured ones, not measured (5)")
     b.add_argument("--slow-before", type=float, default=10.0,
                    help="slow: seconds of ballots before the stall (default 10)")
     b.add_argument("--stall", type=float, default=60.0,
@@ -93,7 +95,8 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(scenarios=scenarios, concurrency=args.concurrency, ballots=args.ballots,
                    subscribers=args.subscribers, polls=args.polls, per_poll=args.per_poll,
                    idle=args.idle, slow_others=args.slow_others, slow_rate=args.slow_rate,
-                   slow_before=args.slow_before, stall=args.stall, options=args.options,
+                   slow_before=args.slow_before, slow_warmup=max(0.0, args.slow_warmup),
+                   stall=args.stall, options=args.options,
                    sub_procs=max(1, args.sub_procs), voter_procs=max(1, args.voter_procs),
                    watch_concurrency=max(1, args.watch_concurrency),
                    phase_seconds=args.phase_seconds,

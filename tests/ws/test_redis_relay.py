@@ -17,6 +17,7 @@ from tests.client import Api, Feed, eventually
 from tests.conftest import free_port, make_config, require_binary
 from voting.app import Server, make_broker, make_storage
 from voting.cluster import redis as redis_proc
+from voting.ws.redis_broker import RedisBroker
 
 pytestmark = pytest.mark.integration
 
@@ -215,3 +216,63 @@ async def test_hung_redis_is_noticed_and_feeds_converge(relay: dict[str, Any]) -
         await feed.close()
     finally:
         api1.close()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
+        self.events.append((poll_id, event))
+
+    def on_resync(self) -> None:
+        pass
+
+
+async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path) -> None:
+    require_binary("redis-server", "/usr/bin/redis-server")
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    await redis.wait_ready()
+    cfg = make_config(tmp_path / "b", broker={"backend": "redis",
+                                              "redis_url": redis_proc.url(redis.port)})
+    watcher, writer = RedisBroker(cfg.broker, "watcher"), RedisBroker(cfg.broker, "writer")
+    seen = Recorder()
+    watcher.set_listener(seen)
+    await watcher.start()
+    await writer.start()
+    try:
+        await eventually(lambda: _up(watcher))
+        watcher.watch("p1")
+        assert "p1" not in watcher._confirmed  # asked for, not yet in place
+        await watcher.subscribed("p1")
+        assert "p1" in watcher._confirmed
+        # In place: the very next tally relayed elsewhere reaches this process.
+        writer.relay("p1", {"type": "tally", "seq": 1})
+        await eventually(lambda: _heard(seen, "p1"))
+        watcher.unwatch("p1")
+        assert "p1" not in watcher._confirmed
+        # A poll not watched, or a relay that is down, does not make anyone wait.
+        async with asyncio.timeout(0.5):
+            await watcher.subscribed("p2")
+        redis.stop()
+        await eventually(lambda: _down(watcher), timeout=10)
+        watcher.watch("p3")
+        async with asyncio.timeout(0.5):
+            await watcher.subscribed("p3")
+    finally:
+        await watcher.close()
+        await writer.close()
+        redis.stop()
+
+
+async def _up(broker: RedisBroker) -> bool:
+    return broker.connected
+
+
+async def _down(broker: RedisBroker) -> bool:
+    return not broker.connected
+
+
+async def _heard(seen: Recorder, poll_id: str) -> bool:
+    return any(p == poll_id and e.get("type") == "tally" for p, e in seen.events)

@@ -431,3 +431,45 @@ async def test_a_poll_read_for_its_subscribers_serves_their_ballots(tmp_path: Pa
         await registry.close()
         await sub.close()
         await storage.close()
+
+
+class SlowToSubscribeBroker(PairedBroker):
+    """A relay whose subscriptions take effect only when `confirm` is set; what is relayed
+    before that does not arrive (Redis delivers only to channels already subscribed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirm = asyncio.Event()
+
+    async def subscribed(self, poll_id: str) -> None:
+        await self.confirm.wait()
+
+
+async def test_a_new_feed_reads_again_once_its_relay_subscription_is_in_place(
+        tmp_path: Path) -> None:
+    storage = SQLiteStorage(str(tmp_path / "late.sqlite3"))
+    await storage.open()
+    broker = SlowToSubscribeBroker()
+    registry = Registry(storage, broker, 0.02, 20, Metrics())
+    sub = FakeSubscriber()
+
+    async def idle() -> bool:
+        task = registry.feeds[poll.id].task
+        return task is None or task.done()
+
+    try:
+        poll, _ = await contract.make_poll(storage)
+        await registry.subscribe(sub, poll.id, None)
+        await eventually(idle)
+        # Another backend's ballot, relayed before this backend's subscription took effect:
+        # lost on the way, as it would be on Redis.
+        await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
+        await eventually(idle)
+        assert [f["total"] for f in sub.sent] == [0]
+        broker.confirm.set()
+        await eventually(lambda: _has(sub, lambda f: f["total"] == 1))
+        assert [(f["type"], f["seq"]) for f in sub.sent] == [("snapshot", 0), ("tally", 1)]
+    finally:
+        await registry.close()
+        await sub.close()
+        await storage.close()

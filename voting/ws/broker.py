@@ -53,6 +53,11 @@ class Broker(abc.ABC):
     def unwatch(self, poll_id: str) -> None:
         """This process has no subscribers for poll_id any more."""
 
+    async def subscribed(self, poll_id: str) -> None:
+        """Returns once every event of poll_id published from now on reaches this process: at
+        once here; for a relay, when it has confirmed the subscription that watch() asked for
+        (or cannot: while the relay is down the registry reads for itself)."""
+
     async def ping(self) -> dict[str, Any]:
         return {"broker": "memory"}
 

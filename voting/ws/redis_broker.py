@@ -34,6 +34,7 @@ BACKOFF_START, BACKOFF_MAX = 0.2, 3.0
 # hears the others' (and its own); silence for STALE_AFTER means the relay is stuck (a hung
 # Redis or a half-open connection), which a blocked read alone would never notice.
 BEACON_EVERY, STALE_AFTER = 1.0, 3.5
+CONFIRM_WAIT = 2.0  # seconds subscribed() waits for Redis to confirm a subscription at most
 
 
 class RedisBroker(Broker):
@@ -45,6 +46,10 @@ class RedisBroker(Broker):
         self.origin = f"{name}:{os.getpid()}:{secrets.token_hex(4)}"
         self.metrics = metrics
         self._watched: set[str] = set()
+        # Polls whose subscription Redis has confirmed on the current connection, and who
+        # waits for that (subscribed()).
+        self._confirmed: set[str] = set()
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._connected = False
         self._pubsub: Any = None
         self._commands: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -167,7 +172,39 @@ class RedisBroker(Broker):
     def unwatch(self, poll_id: str) -> None:
         if poll_id in self._watched:
             self._watched.discard(poll_id)
+            self._confirmed.discard(poll_id)
             self._commands.put_nowait(("unsubscribe", poll_id))
+
+    async def subscribed(self, poll_id: str) -> None:
+        if poll_id in self._confirmed or poll_id not in self._watched or not self.connected:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(poll_id, []).append(waiter)
+        try:
+            async with asyncio.timeout(CONFIRM_WAIT):
+                await waiter
+        except TimeoutError:
+            log.warning("redis did not confirm the subscription to %s in time", poll_id)
+        finally:
+            waiters = self._waiters.get(poll_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._waiters.pop(poll_id, None)
+
+    def _on_subscribed(self, channel: str) -> None:
+        prefix = self.channel("")
+        if not channel.startswith(prefix):
+            return  # the control channel
+        poll_id = channel[len(prefix):]
+        if poll_id in self._watched:
+            self._confirmed.add(poll_id)
+        self._wake(poll_id)
+
+    def _wake(self, poll_id: str) -> None:
+        for waiter in self._waiters.pop(poll_id, []):
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _apply_commands(self, pubsub: Any) -> None:
         while True:
@@ -198,8 +235,11 @@ class RedisBroker(Broker):
                     self._listener.on_resync()
                 first = False
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind = message.get("type")
+                    if kind == "message":
                         self._on_message(message["data"])
+                    elif kind == "subscribe":
+                        self._on_subscribed(message["channel"])
                 raise ConnectionError("pub/sub ended")
             except asyncio.CancelledError:
                 raise
@@ -208,6 +248,11 @@ class RedisBroker(Broker):
                     log.warning("redis subscriber lost: %s", exc)
                 self._set_connected(False)
                 first = False
+                # Nothing is confirmed on the next connection until Redis says so; meanwhile
+                # the registry reads for itself, so nobody needs to wait.
+                self._confirmed.clear()
+                for poll_id in list(self._waiters):
+                    self._wake(poll_id)
             finally:
                 if commands is not None:
                     commands.cancel()

@@ -183,6 +183,7 @@ class Registry:
         self._relay_only: dict[str, RelayOnly] = {}
         self._by_subscriber: dict[int, set[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
+        self._confirming: set[asyncio.Task[None]] = set()
         broker.set_listener(self)
 
     @property
@@ -207,6 +208,7 @@ class Registry:
     async def close(self) -> None:
         tasks = [f.task for f in self.feeds.values() if f.task is not None]
         tasks += [r.task for r in self._relay_only.values() if r.task is not None]
+        tasks += list(self._confirming)
         if self._watchdog is not None:
             tasks.append(self._watchdog)
         for t in tasks:
@@ -253,6 +255,8 @@ class Registry:
         if feed is None:
             feed = self.feeds[poll_id] = PollFeed(poll)
             self.broker.watch(poll_id)
+            if self.broker.relays_tallies:
+                self._read_once_subscribed(poll_id, feed)
         feed.remember(tally)
         if key not in feed.subs:
             self._count(1)
@@ -263,6 +267,19 @@ class Registry:
         sub.outbox.put("snapshot", dumps(tally_frame("snapshot", poll, tally, visible)))
         # A change read by a flush that ran while we read the snapshot must still reach us.
         self._mark_dirty(poll_id)
+
+    def _read_once_subscribed(self, poll_id: str, feed: PollFeed) -> None:
+        """A ballot written elsewhere after the snapshot's read, whose tally the relay carried
+        before it had our subscription, would reach this feed with the next change only (a
+        quiet poll: never): so the feed reads once more when the subscription is in place."""
+        async def confirm() -> None:
+            await self.broker.subscribed(poll_id)
+            if self.feeds.get(poll_id) is feed:
+                self._mark_dirty(poll_id)
+
+        task = asyncio.get_running_loop().create_task(confirm())
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
 
     async def _poll(self, poll_id: str) -> Poll | None:
         """From the definitions cache when open there (the snapshot's tally, read after,

@@ -69,8 +69,8 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
                    help="slow: paced ballots per second (default 50)")
     b.add_argument("--slow-warmup", type=float, default=5.0,
                    help="slow: seconds of ballots before the measured ones, not measured (5)")
-    b.add_argument("--slow-before", type=float, default=10.0,
-                   help="slow: seconds of ballots before the stall (default 10)")
+    b.add_argument("--slow-before", type=float, default=20.0,
+                   help="slow: seconds of ballots before the stall (default 20)")
     b.add_argument("--stall", type=float, default=60.0,
                    help="slow: seconds the subscriber stops reading (default 60)")
     b.add_argument("--options", type=int, default=4, help="options of the bench poll (4)")

@@ -173,6 +173,7 @@ class RedisBroker(Broker):
         if poll_id in self._watched:
             self._watched.discard(poll_id)
             self._confirmed.discard(poll_id)
+            self._wake(poll_id)  # nobody here needs it any more
             self._commands.put_nowait(("unsubscribe", poll_id))
 
     async def subscribed(self, poll_id: str) -> None:

@@ -90,6 +90,8 @@ def test_empty_file_and_empty_sections(tmp_path: Path) -> None:
     ("storage:\n  backend: postgres\n", "storage.backend"),
     ("broker:\n  backend: kafka\n", "broker.backend"),
     ("ws:\n  tally_interval: 0\n", "ws.tally_interval"),
+    ("server:\n  body_timeout: -1\n", "server.body_timeout"),
+    ("server:\n  header_timeout: 0\n", "server.header_timeout"),
     ("ws:\n  heartbeat: 30\n  idle_timeout: 10\n", "ws.idle_timeout"),
     ("ws:\n  max_pending_frames: [1]\n", "ws.max_pending_frames"),
     ("storage:\n  counter_slots: 1000\n", "storage.counter_slots"),

@@ -194,7 +194,7 @@ class Server:
             max_body_size=64 * 1024 * 1024,
             # Tornado waits for a request's headers this long, idle keep-alive included.
             idle_connection_timeout=s.header_timeout,
-            body_timeout=s.body_timeout,
+            body_timeout=s.body_timeout or None,
             max_connections=s.max_connections,
             other_connections=lambda: len(feeds))
         sockets = tornado.netutil.bind_sockets(port, host)

@@ -59,7 +59,10 @@ class ServerConfig(_Section):
     # A request's headers must arrive within header_timeout of the connection (or of the
     # previous request: it is also the keep-alive idle limit), its body within body_timeout.
     header_timeout: Positive = 10.0
-    body_timeout: Positive = 30.0
+    # 0: none, for a backend behind a proxy that takes each body whole before passing it on
+    # (nginx's request buffering) and times out slow bodies itself; Tornado's timeout costs
+    # a timer and a task per request with a body.
+    body_timeout: NonNeg = 30.0
     # Open connections (HTTP and WebSocket) per process; also kept below the fd limit.
     max_connections: int = Field(10000, ge=1)
 

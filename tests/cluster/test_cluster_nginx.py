@@ -67,6 +67,10 @@ def test_template_content() -> None:
     assert t.count("proxy_set_header X-Real-IP $remote_addr;") == t.count("proxy_pass ")
     assert t.count("proxy_set_header X-Forwarded-For $remote_addr;") == t.count("proxy_pass ")
     assert "client_max_body_size 1m;" in t and "error_page 413 = @payload_too_large;" in t
+    # Slow clients are cut off here, and bodies reach the backends whole (their own body
+    # timeout is off behind nginx).
+    assert "client_header_timeout 10s;" in t and "client_body_timeout 30s;" in t
+    assert "proxy_request_buffering on;" in t and "proxy_request_buffering off" not in t
     assert '"code":"payload_too_large"' in t
     assert "try_files /index.html @backend;" in t  # only for the client's routes
     assert "error_page 405 = @method_not_allowed;" in t

@@ -116,6 +116,21 @@ async def test_slow_headers_and_trickled_bodies_are_cut_off(serve: Any) -> None:
         trickle.close()
 
 
+async def test_body_timeout_zero_means_none_behind_a_buffering_proxy(serve: Any) -> None:
+    """server.body_timeout 0 (the cluster and compose configs: nginx buffers bodies and times
+    them out): no timer per request here; the headers' timeout still holds."""
+    server, _ = await serve(server={"header_timeout": 0.5, "body_timeout": 0})
+    assert server.http.conn_params.body_timeout is None
+    assert server.http.conn_params.header_timeout == 0.5
+    loop = asyncio.get_running_loop()
+    slow_headers = _connect(server.port)
+    try:
+        await loop.sock_sendall(slow_headers, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        assert await _closed_by_peer(slow_headers, 5.0)
+    finally:
+        slow_headers.close()
+
+
 async def test_open_connections_are_bounded_and_the_server_recovers(serve: Any) -> None:
     """At the bound the server stops accepting (newcomers wait in the backlog) instead of
     running out of descriptors; once idle connections time out, it answers again."""

@@ -621,3 +621,42 @@ async def test_two_clusters_side_by_side(cluster: LocalCluster, tmp_path: Path) 
         assert down.returncode == 0, down.stdout + down.stderr
     assert (await asyncio.to_thread(cluster.status))["processes"] and \
         all(p["alive"] for p in (await asyncio.to_thread(cluster.status))["processes"])
+
+
+async def test_a_trickled_body_goes_no_further_than_nginx(cluster: LocalCluster,
+                                                          api: Api) -> None:
+    """Behind nginx the backends have no body timeout (server.body_timeout 0): nginx takes
+    each body whole before passing it on, so a client trickling one never holds a backend's
+    request open; the backend sees a quick request once the body is complete."""
+    backends = {name: Api(f"http://127.0.0.1:{port}", keep_cookies=False)
+                for name, port in zip(cluster.backend_names, cluster.backend_ports)}
+
+    def slow_posts(samples: Any) -> float:
+        """POST /api/polls requests that took a backend over a second."""
+        labels = {"method": "POST", "route": "/api/polls"}
+        return (value(samples, "voting_http_request_duration_seconds_count", **labels) -
+                value(samples, "voting_http_request_duration_seconds_bucket", le="1.0",
+                      **labels))
+
+    host, port = str(cluster.url).removeprefix("http://").split(":")
+    body = json.dumps({"title": "Trickled", "questions": [
+        {"text": "Which?", "kind": "single", "options": [{"label": "A"}, {"label": "B"}]}]}
+    ).encode()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        before = [slow_posts((await scrape(b))[1]) for b in backends.values()]
+        writer.write(b"POST /api/polls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+        await writer.drain()
+        await asyncio.sleep(2.0)  # the client trickling: the scenario itself, not a wait
+        writer.write(body[10:])
+        await writer.drain()
+        async with asyncio.timeout(PROMPT):
+            status_line = await reader.readline()
+        assert status_line.split()[1] == b"201", status_line
+        after = [slow_posts((await scrape(b))[1]) for b in backends.values()]
+    finally:
+        writer.close()
+        for b in backends.values():
+            b.close()
+    assert after == before, "a backend waited on the trickled body"

@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, ServerProcess, make_config, start_server_process, stop_process
 from voting.app import Server, make_storage
+from voting.bench.report import cpu_per_ballot
 from voting.domain import Tally
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
@@ -80,6 +81,11 @@ async def test_every_scenario_on_the_embedded_server(bench_server: ServerProcess
     assert "all checks passed" in out
     for section in ("hot poll", "fan-out", "many polls", "idle sockets", "slow reader"):
         assert section in out
+    # The server's CPU per ballot, beside the rates (steadier on a shared box).
+    hot = report["results"]["hot"]["runs"][0]
+    assert cpu_per_ballot(hot) == pytest.approx(
+        hot["cpu_cores"]["server"] * 1000 / hot["ballots_per_second"], abs=0.01)
+    assert "srv ms CPU/ballot" in out and f"  {cpu_per_ballot(hot):g}  " in out
 
 
 class MiscountingStorage(SQLiteStorage):

@@ -34,6 +34,17 @@ def cpu(used: dict[str, float] | None) -> str:
     return " ".join(f"{SHORT[k]} {used[k]:.2f}" for k in SHORT if k in used)
 
 
+def cpu_per_ballot(run: dict[str, Any]) -> float | None:
+    """Milliseconds of the servers' CPU (the backends, or the embedded server) per ballot:
+    steadier than ballots/s on a shared box whose speed moves from one minute to the next."""
+    used = run.get("cpu_cores") or {}
+    cores = used.get("backend", used.get("server"))
+    rate = run.get("ballots_per_second")
+    if cores is None or not rate:
+        return None
+    return round(float(cores) * 1000 / float(rate), 2)
+
+
 def table(report: dict[str, Any]) -> str:
     res = report["results"]
     lines = [f"voting bench — {report['mode']} at {report['url']} "
@@ -43,21 +54,22 @@ def table(report: dict[str, Any]) -> str:
         lines.append("hot poll")
         lines += _table(
             ["conc", "ballots/s", "p50 ms", "p99 ms", "B_nop/s", "x B_nop", "B_ins/s", "x B_ins",
-             "exact", "CPU cores during the ballots"],
+             "exact", "srv ms CPU/ballot", "CPU cores during the ballots"],
             [[r["concurrency"], r["ballots_per_second"], r["ballot_latency_ms"]["p50"],
               r["ballot_latency_ms"]["p99"], r["B_nop"]["requests_per_second"],
               r["ratio_to_B_nop"], r["B_ins"]["inserts_per_second"], r["ratio_to_B_ins"],
-              r["exact"], cpu(r.get("cpu_cores"))] for r in res["hot"]["runs"]])
+              r["exact"], cpu_per_ballot(r), cpu(r.get("cpu_cores"))]
+             for r in res["hot"]["runs"]])
         lines.append("")
     feed_head = ["subs", "ballots/s", "x ref", "v->t p50", "p99", "max", "exact", "whole",
-                 "frames/s (busiest)", "x B_ws", "CPU cores during the ballots"]
+                 "frames/s (busiest)", "x B_ws", "srv ms CPU/ballot", "CPU cores during the ballots"]
 
     def feed_row(r: dict[str, Any], rel: Any) -> list[Any]:
         eff = r.get("efficiency") or {}
         return [r["subscribers"], r["ballots_per_second"], rel, r["vote_to_tally_ms"]["p50"],
                 r["vote_to_tally_ms"]["p99"], r["vote_to_tally_ms"]["max"], r["exact"],
                 f"{r['ended_on_results']}/{r['subscribers']}", eff.get("frames_per_second"),
-                eff.get("ratio_to_B_ws"), cpu(r.get("cpu_cores"))]
+                eff.get("ratio_to_B_ws"), cpu_per_ballot(r), cpu(r.get("cpu_cores"))]
 
     if "fanout" in res:
         lines.append(f"fan-out (reference: {res['fanout']['reference_ballots_per_second']} "

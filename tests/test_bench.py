@@ -25,7 +25,8 @@ from voting.ws.broker import InProcessBroker
 SMALL = ["--ballots", "120", "--concurrency", "8", "--watch-concurrency", "8",
          "--subscribers", "6,12", "--polls", "5", "--per-poll", "2", "--idle", "40",
          "--slow-others", "5", "--slow-rate", "40",
-         "--slow-warmup", "0.5", "--slow-before", "1", "--stall", "1.5", "--sub-procs", "2", "--bws-seconds", "0.5"]
+         "--slow-warmup", "0.5", "--slow-before", "1", "--stall", "1.5", "--sub-procs", "2",
+         "--bws-seconds", "0.5"]
 
 
 async def run_bench(tmp: Path, *args: str) -> tuple[int, dict[str, Any], str, str]:

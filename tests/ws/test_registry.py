@@ -168,6 +168,12 @@ async def _has(sub: FakeSubscriber, pred: Any) -> bool:
     return any(pred(f) for f in sub.sent)
 
 
+async def _idle(registry: Registry, poll_id: str) -> bool:
+    """The poll's feed has no flush running or pending."""
+    task = registry.feeds[poll_id].task
+    return task is None or task.done()
+
+
 async def _after_status(sub: FakeSubscriber) -> Any:
     types = [f["type"] for f in sub.sent]
     if "status" not in types:
@@ -254,14 +260,10 @@ async def test_the_relay_carries_counts_so_watchers_elsewhere_do_not_read(tmp_pa
     watcher = Registry(storage, watcher_broker, 0.02, 20, Metrics())
     sub = FakeSubscriber()
 
-    async def watcher_idle() -> bool:
-        task = watcher.feeds[poll.id].task
-        return task is None or task.done()
-
     try:
         poll, _ = await contract.make_poll(writer_storage)
         await watcher.subscribe(sub, poll.id, None)
-        await eventually(watcher_idle)
+        await eventually(lambda: _idle(watcher, poll.id))
         reads_after_subscribe = storage.tally_reads
         for i in range(1, 6):
             await contract.cast(writer_storage, poll, f"v:{i}", {"q1": ["o1"]})
@@ -278,7 +280,7 @@ async def test_the_relay_carries_counts_so_watchers_elsewhere_do_not_read(tmp_pa
         # A relayed tally the watcher already has (an older or equal seq) sends nothing.
         watcher.on_event(poll.id, {"type": "tally", "seq": 3, "status": "open", "total": 3,
                                    "counts": {"o1": 3}})
-        await eventually(watcher_idle)
+        await eventually(lambda: _idle(watcher, poll.id))
         assert [f["seq"] for f in sub.sent][-1] == 5 and storage.tally_reads == reads
     finally:
         await writer.close()
@@ -453,18 +455,14 @@ async def test_a_new_feed_reads_again_once_its_relay_subscription_is_in_place(
     registry = Registry(storage, broker, 0.02, 20, Metrics())
     sub = FakeSubscriber()
 
-    async def idle() -> bool:
-        task = registry.feeds[poll.id].task
-        return task is None or task.done()
-
     try:
         poll, _ = await contract.make_poll(storage)
         await registry.subscribe(sub, poll.id, None)
-        await eventually(idle)
+        await eventually(lambda: _idle(registry, poll.id))
         # Another backend's ballot, relayed before this backend's subscription took effect:
         # lost on the way, as it would be on Redis.
         await contract.cast(storage, poll, "v:1", {"q1": ["o1"]})
-        await eventually(idle)
+        await eventually(lambda: _idle(registry, poll.id))
         assert [f["total"] for f in sub.sent] == [0]
         broker.confirm.set()
         await eventually(lambda: _has(sub, lambda f: f["total"] == 1))

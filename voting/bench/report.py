@@ -62,7 +62,8 @@ def table(report: dict[str, Any]) -> str:
              for r in res["hot"]["runs"]])
         lines.append("")
     feed_head = ["subs", "ballots/s", "x ref", "v->t p50", "p99", "max", "exact", "whole",
-                 "frames/s (busiest)", "x B_ws", "srv ms CPU/ballot", "CPU cores during the ballots"]
+                 "frames/s (busiest)", "x B_ws", "srv ms CPU/ballot",
+                 "CPU cores during the ballots"]
 
     def feed_row(r: dict[str, Any], rel: Any) -> list[Any]:
         eff = r.get("efficiency") or {}

@@ -112,3 +112,18 @@ async def test_metrics_move_under_traffic(sqlite_server: RunningServer) -> None:
             value(now, "voting_ws_subscriptions") == 0
 
     await eventually(closed_counted, timeout=10)
+
+
+async def test_a_made_up_method_is_counted_as_other_not_as_a_new_label(
+        sqlite_server: RunningServer) -> None:
+    api = sqlite_server.api
+    _, before = await scrape(api)
+    for method in ("FROB", "XYZZY"):
+        r = await api.request(method, "/api/polls")
+        assert r.status == 405
+    _, after = await scrape(api)
+    labels = {dict(k[1]).get("method") for k in after if k[0] == "voting_http_requests_total"}
+    assert "FROB" not in labels and "XYZZY" not in labels
+    assert value(after, "voting_http_requests_total", method="other", route="/api/polls",
+                 status="405") - value(before, "voting_http_requests_total", method="other",
+                                       route="/api/polls", status="405") == 2

@@ -52,8 +52,7 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
         route = "static"
     metrics: Metrics = handler.settings["voting_metrics"]
     method = handler.request.method or "?"
-    metrics.http_requests.labels(method, route, str(status)).inc()
-    metrics.http_latency.labels(method, route).observe(duration)
+    metrics.observe_request(method, route, status, duration)
     server = handler.settings["voting_config"].server
     if server.access_log_json:
         access_log.info(json.dumps({"method": method, "path": handler.request.path,

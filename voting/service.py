@@ -288,7 +288,8 @@ class PollService:
             if not isinstance(exc, InvalidCode):
                 self.definitions.forget(poll_id)
             raise
-        self.metrics.ballots.labels("replaced" if result.replaced else "accepted").inc()
+        self.metrics.child(self.metrics.ballots,
+                           "replaced" if result.replaced else "accepted").inc()
         await self.broker.publish(poll_id, {"type": "changed"})
         return Reply(200 if result.replaced else 201, {"ballot": result.ballot.to_json()},
                      result.pos)

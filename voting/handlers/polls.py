@@ -145,7 +145,8 @@ class BallotsHandler(ApiHandler):
                                                    self.read_pos,
                                                    admit=lambda: self.check_rate("ballots"))
         except (ApiError, DomainError) as exc:
-            self.metrics.ballots.labels(exc.code).inc()  # rejected, by reason (DESIGN §6)
+            # Rejected, by reason (DESIGN §6).
+            self.metrics.child(self.metrics.ballots, exc.code).inc()
             raise
         self.write_reply(reply)
 

@@ -92,7 +92,7 @@ class Outbox:
             try:
                 if self._try_write(frame):
                     if count and self._metrics:
-                        self._metrics.ws_frames_sent.labels(frame_type).inc()
+                        self._metrics.child(self._metrics.ws_frames_sent, frame_type).inc()
                     return True
             except SocketGone:
                 self._closed = True
@@ -137,6 +137,6 @@ class Outbox:
                     self._closed = True
                     return
                 if self._metrics:
-                    self._metrics.ws_frames_sent.labels(frame_type).inc()
+                    self._metrics.child(self._metrics.ws_frames_sent, frame_type).inc()
         finally:
             self._task = None

@@ -464,7 +464,7 @@ class Registry:
             if s.subscriber.outbox.put(frame_type, frame, coalesce_key=poll_id, count=False):
                 sent += 1
         if sent:
-            self.metrics.ws_frames_sent.labels(frame_type).inc(sent)
+            self.metrics.child(self.metrics.ws_frames_sent, frame_type).inc(sent)
         before = self.pacer.interval
         self.pacer.spent(time.perf_counter() - started, sent)
         if self.pacer.interval != before:  # it changes at most once a window

@@ -433,6 +433,8 @@ class Registry:
             self._flushing.update(batch)
             try:
                 await self._flush(batch)
+            except Exception:  # a bug must not stop every feed of the process
+                log.exception("flushing %d polls failed", len(batch))
             finally:
                 self._flushing.clear()
             for poll_id in batch:  # changed while being read: due again after its interval

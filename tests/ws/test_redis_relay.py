@@ -6,14 +6,12 @@ Redis; a ballot cast on one server reaches a WebSocket subscriber of the other.
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from tests.client import Api, Feed, eventually
 from tests.conftest import free_port, make_config, require_binary
@@ -278,87 +276,3 @@ async def _down(broker: RedisBroker) -> bool:
 
 async def _heard(seen: Recorder, poll_id: str) -> bool:
     return any(p == poll_id and e.get("type") == "tally" for p, e in seen.events)
-
-
-async def _batching(broker: RedisBroker) -> bool:
-    return broker.batches_tallies
-
-
-async def _next_message(sub: Any) -> dict[str, Any]:
-    """The next JSON object published on the spy's channels (garbage skipped)."""
-    async with asyncio.timeout(5):
-        while True:
-            message = await sub.get_message(ignore_subscribe_messages=True, timeout=1)
-            try:
-                body = json.loads(message["data"]) if message is not None else None
-            except ValueError:
-                continue
-            if isinstance(body, dict):
-                return body
-
-
-async def test_tallies_relayed_at_once_travel_as_one_message_unless_an_older_backend_listens(
-        tmp_path: Path) -> None:
-    """A campus of polls: every tally a backend relays in one go is one Redis message; each
-    backend keeps the polls it watches, the newest tally of each; garbage is ignored. While a
-    backend that reads only per-poll tallies is heard (its beacons carry no relay version: a
-    rolling upgrade), tallies go out per poll as before."""
-    require_binary("redis-server", "/usr/bin/redis-server")
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    await redis.wait_ready()
-    cfg = make_config(tmp_path / "b", broker={"backend": "redis",
-                                              "redis_url": redis_proc.url(redis.port)})
-    watcher, writer = RedisBroker(cfg.broker, "watcher"), RedisBroker(cfg.broker, "writer")
-    seen = Recorder()
-    watcher.set_listener(seen)
-    spy = aioredis.from_url(redis_proc.url(redis.port), decode_responses=True)
-    spy_sub = spy.pubsub()
-    await spy_sub.subscribe(watcher.tallies_channel, watcher.channel("p1"))
-    await watcher.start()
-    await writer.start()
-    try:
-        await eventually(lambda: _up(watcher))
-        await eventually(lambda: _up(writer))
-        for poll_id in ("p1", "p2"):
-            watcher.watch(poll_id)
-            await watcher.subscribed(poll_id)
-        # Only backends of this version beacon: after the first beacons, tallies go together.
-        await eventually(lambda: _batching(writer))
-        # One flush of the writer: three polls, p1 twice.
-        writer.relay("p1", {"type": "tally", "seq": 1})
-        writer.relay("p2", {"type": "tally", "seq": 7})
-        writer.relay("p3", {"type": "tally", "seq": 3})
-        writer.relay("p1", {"type": "tally", "seq": 2})
-        await eventually(lambda: _heard(seen, "p2"))
-        await eventually(lambda: _heard(seen, "p1"))
-        assert sorted((p, e["seq"]) for p, e in seen.events) == [("p1", 2), ("p2", 7)]
-        message = await _next_message(spy_sub)
-        assert set(message["tallies"]) == {"p1", "p2", "p3"}
-        # Malformed messages on the shared channel are skipped; the relay goes on.
-        for garbage in ('{"o": "x", "tallies": [1]}', "not json", '{"o": "x", "tallies": 5}',
-                        "[1, 2]"):
-            await spy.publish(watcher.tallies_channel, garbage)
-        writer.relay("p2", {"type": "tally", "seq": 8})
-        await eventually(lambda: _has_seq(seen, "p2", 8))
-        assert watcher.connected
-        for _ in range(3):  # the garbage objects, then p2's tally
-            if isinstance((await _next_message(spy_sub)).get("tallies"), dict):
-                break
-        # An older backend's beacon: tallies go per poll, which it (and we) can read.
-        await spy.publish(writer.control_channel, json.dumps({"o": "old:1:ab", "beacon": True}))
-        await eventually(lambda: asyncio.sleep(0, not writer.batches_tallies))
-        writer.relay("p1", {"type": "tally", "seq": 9})
-        message = await _next_message(spy_sub)
-        assert message["p"] == "p1" and message["e"]["seq"] == 9 and "tallies" not in message
-        await eventually(lambda: _has_seq(seen, "p1", 9))
-    finally:
-        await spy_sub.aclose()
-        await spy.aclose()
-        await watcher.close()
-        await writer.close()
-        redis.stop()
-
-
-async def _has_seq(seen: Recorder, poll_id: str, seq: int) -> bool:
-    return any(p == poll_id and e.get("seq") == seq for p, e in seen.events)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -102,7 +101,11 @@ async def test_subscribe_snapshot_then_newer_tallies_only(storage: GatedStorage)
     await eventually(got_tally, timeout=5)
     # A change event without a change sends nothing (the seq did not grow).
     registry.on_event(poll.id, {"type": "changed"})
-    await eventually(lambda: _idle(registry, poll.id), timeout=5)
+    async def flushed() -> bool:
+        task = registry.feeds[poll.id].task
+        return task is None or task.done()
+
+    await eventually(flushed, timeout=5)
     assert [f["type"] for f in sub.sent] == ["snapshot", "tally"]
     assert [f["seq"] for f in sub.sent] == [1, 2]
     await sub.close()
@@ -167,7 +170,8 @@ async def _has(sub: FakeSubscriber, pred: Any) -> bool:
 
 async def _idle(registry: Registry, poll_id: str) -> bool:
     """The poll's feed has no flush running or pending."""
-    return registry.idle(poll_id)
+    task = registry.feeds[poll_id].task
+    return task is None or task.done()
 
 
 async def _after_status(sub: FakeSubscriber) -> Any:
@@ -463,79 +467,6 @@ async def test_a_new_feed_reads_again_once_its_relay_subscription_is_in_place(
         broker.confirm.set()
         await eventually(lambda: _has(sub, lambda f: f["total"] == 1))
         assert [(f["type"], f["seq"]) for f in sub.sent] == [("snapshot", 0), ("tally", 1)]
-    finally:
-        await registry.close()
-        await sub.close()
-        await storage.close()
-
-
-class BatchCountingStorage(SQLiteStorage):
-    """Records each get_fresh_tallies call's polls; fails the next `fail` calls."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.batches: list[list[str]] = []
-        self.fail = 0
-
-    async def get_fresh_tallies(self, poll_ids: list[str]) -> Any:
-        self.batches.append(list(poll_ids))
-        if self.fail:
-            self.fail -= 1
-            raise ConnectionError("the primary went away")
-        return await super().get_fresh_tallies(poll_ids)
-
-
-async def test_polls_changing_at_once_are_read_in_one_batch(tmp_path: Path) -> None:
-    storage = BatchCountingStorage(str(tmp_path / "b.sqlite3"))
-    await storage.open()
-    registry = Registry(storage, InProcessBroker(), 0.01, 20, Metrics())
-    subs: list[FakeSubscriber] = []
-    try:
-        polls = [(await contract.make_poll(storage))[0] for _ in range(30)]
-        for poll in polls:
-            sub = FakeSubscriber()
-            subs.append(sub)
-            await registry.subscribe(sub, poll.id, None)
-        for poll in polls:
-            await eventually(lambda p=poll: _idle(registry, p.id))
-        # Every feed's interval has passed: a change now makes them all due at once.
-        await eventually(lambda: asyncio.sleep(0, all(
-            time.monotonic() > registry.feeds[p.id].last_read + 0.01 for p in polls)))
-        storage.batches.clear()
-        for i, poll in enumerate(polls):
-            await contract.cast(storage, poll, f"v:{i}", {"q1": ["o1"]})
-        for poll in polls:  # as the service announces each commit
-            registry.on_event(poll.id, {"type": "changed"})
-        for sub in subs:
-            await eventually(lambda s=sub: _has(s, lambda f: f["type"] == "tally"
-                                                 and f["total"] == 1))
-        # One read for the thirty polls (two if a grid step ended between the events).
-        assert sorted(p for b in storage.batches for p in b) == sorted(p.id for p in polls)
-        assert len(storage.batches) <= 2
-    finally:
-        await registry.close()
-        for sub in subs:
-            await sub.close()
-        await storage.close()
-
-
-async def test_a_failed_tally_read_is_retried_and_the_change_still_arrives(
-        tmp_path: Path) -> None:
-    storage = BatchCountingStorage(str(tmp_path / "f.sqlite3"))
-    await storage.open()
-    registry = Registry(storage, InProcessBroker(), 0.01, 20, Metrics())
-    sub = FakeSubscriber()
-    try:
-        poll, _ = await contract.make_poll(storage)
-        await registry.subscribe(sub, poll.id, None)
-        await eventually(lambda: _idle(registry, poll.id))
-        storage.fail = 1
-        calls = len(storage.batches)
-        await contract.cast(storage, poll, "v:1", {"q1": ["o2"]})
-        registry.on_event(poll.id, {"type": "changed"})
-        await eventually(lambda: _has(sub, lambda f: f["type"] == "tally" and f["total"] == 1))
-        assert storage.fail == 0 and len(storage.batches) == calls + 2  # failed, then read
-        await eventually(lambda: _idle(registry, poll.id))
     finally:
         await registry.close()
         await sub.close()

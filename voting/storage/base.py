@@ -406,17 +406,6 @@ class Storage(abc.ABC):
                         fresh: bool = False) -> Tally | None:
         """A consistent tally; `fresh` reads the primary (live feeds)."""
 
-    async def get_fresh_tallies(self, poll_ids: list[str]) -> list[Tally | None | BaseException]:
-        """The live feeds' tallies of several polls at once, read as get_tally(fresh=True):
-        one outcome per poll, in order (None: no such poll; an exception: that read failed)."""
-        out: list[Tally | None | BaseException] = []
-        for poll_id in poll_ids:
-            try:
-                out.append(await self.get_tally(poll_id, fresh=True))
-            except Exception as exc:
-                out.append(exc)
-        return out
-
     # Set by each implementation: ballots queued while one batch is written go in the next.
     _ballots: Batcher[CastRequest, CastResult]
 

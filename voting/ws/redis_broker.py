@@ -6,12 +6,7 @@ Publishing goes through a queue drained by one publisher task, so a ballot never
 waits on Redis. The relay carries counts, not change notices: a ballot's
 "changed" event stays in its backend, whose registry reads the poll's tally (at
 most once per interval) and relays it, so the other backends send it on without
-reading the database; a burst of tallies for one poll goes out as the newest, and
-every tally a backend relays in one go travels as one message on a channel all
-backends read (a campus of polls: one message per flush, not one per poll), each
-backend keeping the polls it watches. Beacons say which relay format a backend
-reads: while one that only reads per-poll tallies is heard (a rolling upgrade),
-tallies go out per poll as before.
+reading the database; a burst of tallies for one poll goes out as the newest.
 When Redis is unreachable, ballots go on; the registry polls tallies instead,
 and after the reconnect every watched poll is re-read (a fresh snapshot).
 """
@@ -40,9 +35,6 @@ BACKOFF_START, BACKOFF_MAX = 0.2, 3.0
 # Redis or a half-open connection), which a blocked read alone would never notice.
 BEACON_EVERY, STALE_AFTER = 1.0, 3.5
 CONFIRM_WAIT = 2.0  # seconds subscribed() waits for Redis to confirm a subscription at most
-# The relay format of this version, announced in beacons: 2 reads tallies batched on the
-# tallies channel. A backend whose beacons carry no version reads per-poll tallies only.
-RELAY_VERSION = 2
 
 
 class RedisBroker(Broker):
@@ -52,11 +44,6 @@ class RedisBroker(Broker):
         self.password = cfg.redis_password or None
         self.prefix = cfg.channel_prefix
         self.origin = f"{name}:{os.getpid()}:{secrets.token_hex(4)}"
-        # Every message starts with its origin (_message), so our own are skipped unparsed.
-        self._own_prefix = json.dumps({"o": self.origin})[:-1] + ","
-        # Until then tallies also go out per poll: an older backend may be listening. At the
-        # start, until the first beacons have been heard.
-        self._per_poll_until = time.monotonic() + STALE_AFTER
         self.metrics = metrics
         self._watched: set[str] = set()
         # Polls whose subscription Redis has confirmed on the current connection, and who
@@ -82,18 +69,6 @@ class RedisBroker(Broker):
     @property
     def control_channel(self) -> str:
         return f"{self.prefix}:control"
-
-    @property
-    def tallies_channel(self) -> str:
-        return f"{self.prefix}:tallies"
-
-    @property
-    def batches_tallies(self) -> bool:
-        """Relayed tallies go out together on the tallies channel (no older backend heard)."""
-        return time.monotonic() >= self._per_poll_until
-
-    def _message(self, **body: Any) -> str:
-        return json.dumps({"o": self.origin, **body})
 
     @property
     def relays_tallies(self) -> bool:
@@ -157,19 +132,10 @@ class RedisBroker(Broker):
                         newest[key] = i
             keep = set(newest.values())
             now = time.time()
-            per_poll = not self.batches_tallies
-            messages: list[tuple[str, str]] = []
-            tallies: dict[str, dict[str, Any]] = {}
-            for i, (poll_id, event) in enumerate(batch):
-                kind = event.get("type")
-                if kind == "tally" and not per_poll:
-                    if i in keep:
-                        tallies[poll_id] = event
-                elif kind not in ("changed", "tally") or i in keep:
-                    messages.append((self.channel(poll_id),
-                                     self._message(t=now, p=poll_id, e=event)))
-            if tallies:
-                messages.append((self.tallies_channel, self._message(t=now, tallies=tallies)))
+            messages = [(self.channel(poll_id), json.dumps(
+                {"o": self.origin, "t": now, "p": poll_id, "e": event}))
+                for i, (poll_id, event) in enumerate(batch)
+                if event.get("type") not in ("changed", "tally") or i in keep]
             try:
                 assert self._client is not None
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -184,7 +150,7 @@ class RedisBroker(Broker):
                 log.warning("publish to redis failed: %s", exc)
 
     async def _beacon(self) -> None:
-        payload = self._message(beacon=True, relay=RELAY_VERSION)
+        payload = json.dumps({"o": self.origin, "beacon": True})
         while True:
             await asyncio.sleep(BEACON_EVERY)
             if not self._connected or self._client is None:
@@ -260,7 +226,7 @@ class RedisBroker(Broker):
             try:
                 while not self._commands.empty():
                     self._commands.get_nowait()
-                await pubsub.subscribe(self.control_channel, self.tallies_channel,
+                await pubsub.subscribe(self.control_channel,
                                        *[self.channel(p) for p in self._watched])
                 commands = asyncio.get_running_loop().create_task(self._apply_commands(pubsub))
                 self._last_heard = time.monotonic()
@@ -309,29 +275,19 @@ class RedisBroker(Broker):
         if was_stale and self._listener is not None:
             log.warning("redis relay heard again after a silence; re-reading watched polls")
             self._listener.on_resync()
-        if data.startswith(self._own_prefix):
-            return  # ours: delivered locally when it was published (or our own beacon)
         try:
             msg = json.loads(data)
             if msg.get("beacon"):
-                if not isinstance(msg.get("relay"), int) or msg["relay"] < RELAY_VERSION:
-                    self._per_poll_until = now + STALE_AFTER  # an older backend listens
                 return
-            tallies = msg.get("tallies")
-            if tallies is not None:
-                # Every poll a backend relayed at once; only those watched here matter.
-                events = [(p, e) for p, e in tallies.items() if p in self._watched]
-            else:
-                events = [(msg["p"], msg["e"])]
-        except (ValueError, KeyError, TypeError, AttributeError):
+            poll_id, event = msg["p"], msg["e"]
+        except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed relay message")
             return
         if msg.get("o") == self.origin:
             return  # delivered locally when it was published
         if self.metrics is not None and isinstance(msg.get("t"), (int, float)):
             self.metrics.relay_delay.observe(max(0.0, time.time() - msg["t"]))
-        for poll_id, event in events:
-            if isinstance(poll_id, str) and isinstance(event, dict):
-                if event.get("type") == "changed":
-                    event["local"] = False  # read it here: its writer could not relay the counts
-                self._deliver(poll_id, event)
+        if isinstance(poll_id, str) and isinstance(event, dict):
+            if event.get("type") == "changed":
+                event["local"] = False  # read it here: its writer could not relay the counts
+            self._deliver(poll_id, event)

@@ -17,10 +17,6 @@ pace gets fresher frames less often instead of a backlog, and ballots keep their
 share of the CPU. A poll whose own audience here would exceed that bound at the
 interval in force is paced slower from its first frame; a poll with a few
 watchers is not slowed by the crowd on another.
-
-One task per process flushes every poll that is due (DueQueue): their tallies are read
-together (one statement on MySQL) and relayed together (one pipeline), however many polls
-changed; polls that fall due within FLUSH_GRID of each other go in the same batch.
 """
 from __future__ import annotations
 
@@ -37,16 +33,11 @@ from voting.errors import DomainError
 from voting.metrics import Metrics
 from voting.storage.base import Storage
 from voting.ws.broker import Broker
-from voting.ws.due import DueQueue
 from voting.ws.outbox import Frame, Outbox
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_MAX_AGE = 1.0  # seconds; a newer tally follows at once anyway (the poll is marked dirty)
-# Reads due within this of each other are made together (each at most this late): a campus of
-# polls each changing now and then costs one read and one relay message per step, not per poll.
-FLUSH_GRID = 0.02
-RETRY_AFTER = 1.0  # seconds before a poll whose tally read failed is read again
 
 
 class Subscriber(Protocol):
@@ -75,6 +66,7 @@ class RelayOnly:
     """A poll written here that nobody here watches: its tally is read only to relay it."""
     dirty: bool = True
     last_read: float = 0.0
+    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -85,6 +77,7 @@ class PollFeed:
     local: bool = False  # ... and the change was written here: the read is relayed
     fresh: bool = False  # a newer tally came through the relay: send it, no read
     resync: bool = False  # the relay was down: the next frame is a fresh snapshot
+    task: asyncio.Task[None] | None = None
     last_read: float = 0.0
     # The newest tally read for this poll, reused as the snapshot of new subscribers
     # so a crowd joining at once costs no crowd of database reads.
@@ -189,11 +182,6 @@ class Registry:
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
         self._by_subscriber: dict[int, set[str]] = {}
-        self._due = DueQueue(FLUSH_GRID)  # polls of feeds and of _relay_only waiting to flush
-        self._flushing: set[str] = set()  # ... and those being flushed now
-        self._flusher: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()  # an earlier poll was queued than the flusher waits for
-        self._pruned = 0.0
         self._watchdog: asyncio.Task[None] | None = None
         self._confirming: set[asyncio.Task[None]] = set()
         broker.set_listener(self)
@@ -218,9 +206,9 @@ class Registry:
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_broker())
 
     async def close(self) -> None:
-        tasks = list(self._confirming)
-        if self._flusher is not None:
-            tasks.append(self._flusher)
+        tasks = [f.task for f in self.feeds.values() if f.task is not None]
+        tasks += [r.task for r in self._relay_only.values() if r.task is not None]
+        tasks += list(self._confirming)
         if self._watchdog is not None:
             tasks.append(self._watchdog)
         for t in tasks:
@@ -323,14 +311,10 @@ class Registry:
                     self._drop_feed(poll_id)
 
     def _drop_feed(self, poll_id: str) -> None:
-        self.feeds.pop(poll_id, None)
-        if poll_id not in self._relay_only:
-            self._due.discard(poll_id)
+        feed = self.feeds.pop(poll_id, None)
+        if feed is not None and feed.task is not None:
+            feed.task.cancel()
         self.broker.unwatch(poll_id)
-
-    def idle(self, poll_id: str) -> bool:
-        """No flush of this poll is waiting or running."""
-        return poll_id not in self._due and poll_id not in self._flushing
 
     # --- events ----------------------------------------------------------
     def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
@@ -387,7 +371,32 @@ class Registry:
         if state is None:
             state = self._relay_only[poll_id] = RelayOnly()
         state.dirty = True
-        self._queue(poll_id, state.last_read + self.interval, read=True)
+        if state.task is None or state.task.done():
+            state.task = asyncio.get_running_loop().create_task(self._relay_flush(poll_id, state))
+
+    async def _relay_flush(self, poll_id: str, state: RelayOnly) -> None:
+        try:
+            while state.dirty:
+                wait = state.last_read + self.interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if poll_id in self.feeds:  # someone here subscribed meanwhile: the feed relays
+                    self.feeds[poll_id].local = True
+                    self._mark_dirty(poll_id)
+                    return
+                state.dirty = False
+                state.last_read = time.monotonic()
+                try:
+                    tally = await self.storage.get_tally(poll_id, fresh=True)
+                except Exception as exc:  # then the others read for themselves
+                    log.warning("tally read for %s failed: %s", poll_id, exc)
+                    self.broker.relay(poll_id, {"type": "changed"})
+                    return
+                if tally is not None:
+                    self._relay(tally)
+        finally:
+            if self._relay_only.get(poll_id) is state and not state.dirty:
+                del self._relay_only[poll_id]
 
     def _relay(self, tally: Tally) -> None:
         # Rankings included: a ranked question's runoff is computed where the frame is made.
@@ -401,128 +410,38 @@ class Registry:
         self._schedule(poll_id, feed)
 
     def _schedule(self, poll_id: str, feed: PollFeed) -> None:
-        # Only relayed news (no read) goes out as soon as the interval allows; a read waits
-        # for the grid, to be made together with the other polls' reads.
-        self._queue(poll_id, feed.last_read + self.feed_interval(feed), read=feed.dirty)
+        if feed.task is None or feed.task.done():
+            feed.task = asyncio.get_running_loop().create_task(self._flush(poll_id, feed))
 
-    def _queue(self, poll_id: str, due: float, read: bool) -> None:
-        if poll_id in self._flushing:
-            return  # the flush under way queues it again if it changed meanwhile
-        earliest = self._due.push(poll_id, due, align=read)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
-        elif earliest:
-            self._wake.set()
-
-    async def _flush_loop(self) -> None:
-        while True:
-            due = self._due.next_due()
-            if due is None:
-                return
+    async def _flush(self, poll_id: str, feed: PollFeed) -> None:
+        while (feed.dirty or feed.fresh) and self.feeds.get(poll_id) is feed:
+            due = feed.last_read + self.feed_interval(feed)
             wait = due - time.monotonic()
             if wait > 0:
-                self._wake.clear()
-                try:
-                    async with asyncio.timeout(wait):
-                        await self._wake.wait()
-                    continue  # something fell due sooner
-                except TimeoutError:
-                    pass
+                await asyncio.sleep(wait)
                 self.pacer.late(time.monotonic() - due)
-            batch = self._due.pop_due(time.monotonic())
-            self._flushing.update(batch)
-            try:
-                await self._flush(batch)
-            except Exception:  # a bug must not stop every feed of the process
-                log.exception("flushing %d polls failed", len(batch))
-            finally:
-                self._flushing.clear()
-            for poll_id in batch:  # changed while being read: due again after its interval
-                feed = self.feeds.get(poll_id)
-                if feed is not None and (feed.dirty or feed.fresh):
-                    self._schedule(poll_id, feed)
-                state = self._relay_only.get(poll_id)
-                if state is not None and state.dirty:
-                    self._queue(poll_id, state.last_read + self.interval, read=True)
-            self._prune_relay_only()
-
-    async def _flush(self, batch: list[str]) -> None:
-        """Every due poll of the batch: relayed news sent on, the others' tallies read in one
-        go, relayed when written here, sent to the watchers."""
-        now = time.monotonic()
-        reads: list[str] = []
-        relayed: set[str] = set()
-        for poll_id in batch:
-            feed = self.feeds.get(poll_id)
-            state = self._relay_only.get(poll_id)
-            if feed is None:
-                if state is not None and state.dirty:
-                    state.dirty, state.last_read = False, now
-                    relayed.add(poll_id)
-                    reads.append(poll_id)
-                continue
-            if state is not None:  # someone here subscribed meanwhile: the feed relays
-                del self._relay_only[poll_id]
-                if state.dirty:
-                    feed.dirty = feed.local = True
-            if not (feed.dirty or feed.fresh):
-                continue
-            feed.last_read = now
+            feed.last_read = time.monotonic()
             if not feed.dirty:  # only relayed news: send the newest tally heard
                 feed.fresh = False
                 if feed.last_tally is not None:
                     self._send_tally(feed, feed.last_tally)
                 continue
-            if feed.local:
-                relayed.add(poll_id)
-            feed.dirty, feed.local, feed.fresh = False, False, False
-            reads.append(poll_id)
-        if not reads:
-            return
-        try:
-            tallies = await self.storage.get_fresh_tallies(reads)
-        except Exception as exc:  # every poll of the batch shares the failure
-            tallies = [exc] * len(reads)
-        for poll_id, tally in zip(reads, tallies):
-            feed = self.feeds.get(poll_id)
-            if isinstance(tally, BaseException):
-                self._read_failed(poll_id, feed, poll_id in relayed, tally)
-            elif tally is None:
-                self._relay_only.pop(poll_id, None)
-                if feed is not None:
-                    self.on_event(poll_id, {"type": "deleted"})
-            else:
-                if poll_id in relayed:
-                    self._relay(tally)
-                if feed is not None:
-                    feed.remember(tally)
-                    self._send_tally(feed, feed.last_tally or tally)
-
-    def _read_failed(self, poll_id: str, feed: PollFeed | None, relay: bool,
-                     exc: BaseException) -> None:
-        log.warning("tally read for %s failed: %s", poll_id, exc)
-        if feed is None:  # nobody here watches it: the others read for themselves
-            self._relay_only.pop(poll_id, None)
+            relay, feed.dirty, feed.local, feed.fresh = feed.local, False, False, False
+            try:
+                tally = await self.storage.get_tally(poll_id, fresh=True)
+            except Exception as exc:  # storage down: keep the poll dirty and try again shortly
+                log.warning("tally read for %s failed: %s", poll_id, exc)
+                feed.dirty = True
+                feed.local = feed.local or relay
+                await asyncio.sleep(1.0)
+                continue
+            if tally is None:
+                self.on_event(poll_id, {"type": "deleted"})
+                return
+            feed.remember(tally)
             if relay:
-                self.broker.relay(poll_id, {"type": "changed"})
-            return
-        # Storage down: the poll stays dirty and is read again shortly.
-        feed.dirty = True
-        feed.local = feed.local or relay
-        feed.last_read = time.monotonic() + RETRY_AFTER - self.feed_interval(feed)
-        self._schedule(poll_id, feed)
-
-    def _prune_relay_only(self) -> None:
-        """Forget polls nobody here watches once their interval is long past (the state only
-        paces their reads), at most once a second."""
-        now = time.monotonic()
-        if now - self._pruned < 1.0:
-            return
-        self._pruned = now
-        stale = [p for p, r in self._relay_only.items()
-                 if not r.dirty and now - r.last_read > self.pacer.max and p not in self._due]
-        for poll_id in stale:
-            del self._relay_only[poll_id]
+                self._relay(tally)
+            self._send_tally(feed, feed.last_tally or tally)
 
     def _send_tally(self, feed: PollFeed, tally: Tally) -> None:
         started = time.perf_counter()

@@ -37,7 +37,6 @@ SCHEMA_FILE = resources.schema("mysql")
 TABLES = ("polls", "poll_codes", "ballots", "tally_slots", "rankings", "idempotency", "heartbeat")
 
 T = TypeVar("T")
-FRESH_TALLIES_PER_STATEMENT = 100
 
 
 class MySQLStorage(Router, LagMonitor, Storage):
@@ -56,8 +55,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         self.has_rankings = True
         self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers)
         self._fresh_tallies: Batcher[str, Tally | None] = Batcher(
-            self._read_fresh_tallies, key=lambda p: p, max_batch=FRESH_TALLIES_PER_STATEMENT,
-            writers=2)
+            self._read_fresh_tallies, key=lambda p: p, max_batch=100, writers=2)
         # A burst of ballots on polls this process has not seen yet (a campus voting at
         # once) reads their definitions together, not a replica round trip each.
         self._poll_reads: Batcher[tuple[str, str | None], Poll | None] = Batcher(
@@ -200,16 +198,6 @@ class MySQLStorage(Router, LagMonitor, Storage):
                 rows = await cur.fetchall()
             return self._tally_from(poll_id, rows, known, ranked)
         return await self._read_or_primary(fn, pos)
-
-    async def get_fresh_tallies(self, poll_ids: list[str]) -> list[Tally | None | BaseException]:
-        out: list[Tally | None | BaseException] = []
-        for i in range(0, len(poll_ids), FRESH_TALLIES_PER_STATEMENT):
-            chunk = poll_ids[i:i + FRESH_TALLIES_PER_STATEMENT]
-            try:
-                out.extend(await self._read_fresh_tallies(chunk))
-            except Exception as exc:  # the chunk shares the failure
-                out.extend([exc] * len(chunk))
-        return out
 
     async def _read_fresh_tallies(self, poll_ids: list[str]) -> list[Tally | None | BaseException]:
         """The live feeds' tallies, read on the primary: every poll asked for meanwhile in one

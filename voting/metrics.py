@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import tornado.web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Tornado answers any other method 405; its name would be a label a client makes up.
-HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"))
+HTTP_METHODS = frozenset(tornado.web.RequestHandler.SUPPORTED_METHODS)
 
 
 class Metrics:

@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import require_binary
 from tests.storage import contract
 from voting import config as config_mod
+from voting import domain
 from voting.cluster import ReplicationSet
+from voting.domain import Tally
 from voting.errors import StorageUnavailable
 from voting.storage.mysql import MySQLStorage, decode_pos
 
@@ -325,3 +327,43 @@ async def test_polls_asked_for_together_are_read_together_and_each_right(
     assert [g.id if g else None for g in got] == asks[:-1] + [None, fresh.id]
     assert got[0] is not got[8]  # each caller its own copy
     assert [q.id for q in got[3].questions] == [q.id for q in polls[3].questions]
+
+
+def counted(tallies: list[Tally | None]) -> list[tuple[Any, ...]]:
+    return [(t.poll_id, t.seq, t.status, t.total, t.counts) if t else () for t in tallies]
+
+
+LARGEST_POLL: dict[str, Any] = {"title": "largest", "questions": [
+    {"text": f"q{i}", "kind": "multiple", "min_choices": 0, "max_choices": domain.OPTIONS_MAX,
+     "options": [{"label": f"o{j}"} for j in range(domain.OPTIONS_MAX)]}
+    for i in range(domain.QUESTIONS_MAX)]}
+
+
+async def test_a_fresh_read_of_the_largest_poll_equals_its_one_poll_read(rs: ReplicationSet
+                                                                        ) -> None:
+    """The live feeds read a poll's counters as one string: the largest poll allowed must
+    come back whole, and a server that cuts the string short must not cost a count."""
+    async with opened(storage_config(rs, replicas=[])) as storage:
+        big, _ = await contract.make_poll(storage, **LARGEST_POLL)
+        small, _ = await contract.make_poll(storage)
+        everything = {q.id: q.option_ids() for q in big.questions}
+        for v in range(3):
+            await contract.cast(storage, big, f"v:{v}", everything)
+        await contract.cast(storage, small, "v:0", {"q1": ["o2"]})
+        fresh = await asyncio.gather(storage.get_tally(big.id, fresh=True),
+                                     storage.get_tally(small.id, fresh=True))
+        alone = [await storage.get_tally(big.id), await storage.get_tally(small.id)]
+        assert counted(fresh) == counted(alone)
+        assert fresh[0] is not None and len(fresh[0].counts) == len(big.option_ids())
+        assert set(fresh[0].counts.values()) == {3} and fresh[0].seq == 3
+    # A session limit far below the largest poll: the batch is read again one poll at a time.
+    s = MySQLStorage(storage_config(rs, replicas=[]).storage, "storage-test")
+    s.group_concat_max_len = 64
+    await s.open()
+    try:
+        with pytest.warns(pymysql.err.Warning, match="cut by GROUP_CONCAT"):
+            again = await asyncio.gather(s.get_tally(big.id, fresh=True),
+                                         s.get_tally(small.id, fresh=True))
+        assert counted(again) == counted(alone)
+    finally:
+        await s.close()

@@ -12,7 +12,7 @@ import abc
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
 from voting.domain import Poll, Question, Rankings, Tally, ballot_counts, ballot_rankings, \
     delta, now_ms, status_at
@@ -143,19 +143,17 @@ def poll_from_row(row: dict[str, Any]) -> Poll:
 
 def tally_from_rows(poll_id: str, rows: Sequence[Sequence[Any]]) -> Tally:
     """The 't' rows of tally_query without their tag (at least one: the poll exists)."""
-    counts: dict[str, int] = {}
-    seq = total = 0
-    status = status_at(rows[0][0], rows[0][1], now_ms())
-    for _, _, option_id, n in rows:
-        if option_id is None:
-            continue
-        if option_id == SEQ_KEY:
-            seq = int(n)
-        elif option_id == TOTAL_KEY:
-            total = int(n)
-        else:
-            counts[option_id] = int(n)
-    return Tally(poll_id, seq, status, total, counts)
+    return tally_from_counters(poll_id, rows[0][0], rows[0][1],
+                               {str(r[2]): int(r[3]) for r in rows if r[2] is not None})
+
+
+def tally_from_counters(poll_id: str, status: str, closes_at: int | None,
+                        counters: dict[str, int]) -> Tally:
+    """A poll's Tally from its stored status and its counters summed over the slots (the
+    options', SEQ_KEY's and TOTAL_KEY's; an option nobody chose may be missing)."""
+    seq = counters.pop(SEQ_KEY, 0)
+    total = counters.pop(TOTAL_KEY, 0)
+    return Tally(poll_id, seq, status_at(status, closes_at, now_ms()), total, counters)
 
 
 def slot_rows(delta: dict[str, int], new_ballot: bool) -> list[tuple[str, int]]:
@@ -360,16 +358,21 @@ class Storage(abc.ABC):
         counted = [r[1:] for r in rows if r[0] == "t"]
         if not counted:
             return None
-        tally = tally_from_rows(poll_id, counted)
+        return self._with_rankings(tally_from_rows(poll_id, counted),
+                                   (r for r in rows if r[0] == "r"), known, rankings)
+
+    def _with_rankings(self, tally: Tally, rows: Iterable[Sequence[Any]],
+                       known: tuple[int, Rankings] | None, rankings: bool = True) -> Tally:
+        """`tally` with its aggregated rankings: tally_query's 'r' rows, ('r', question_id,
+        NULL, ranking, n), or the ones held for its seq already."""
         if not rankings:
             return tally  # no rankings table: ranked questions show no rounds
         if known is not None and known[0] == tally.seq:
             tally.rankings = known[1]  # the statement left the rankings out: same seq
         else:
-            tally.rankings = Rankings.from_rows(
-                (str(r[1]), str(r[3]), int(r[4])) for r in rows if r[0] == "r")
-            self._rankings_cache[poll_id] = (tally.seq, tally.rankings)
-            self._rankings_cache.move_to_end(poll_id)
+            tally.rankings = Rankings.from_rows((str(r[1]), str(r[3]), int(r[4])) for r in rows)
+            self._rankings_cache[tally.poll_id] = (tally.seq, tally.rankings)
+            self._rankings_cache.move_to_end(tally.poll_id)
             if len(self._rankings_cache) > RANKINGS_CACHE_SIZE:
                 self._rankings_cache.popitem(last=False)
         return tally

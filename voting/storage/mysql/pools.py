@@ -18,6 +18,7 @@ import pymysql.constants.CLIENT
 from voting.config import StorageConfig
 from voting.errors import StorageUnavailable
 from voting.metrics import Metrics
+from voting.storage.mysql.queries import GROUP_CONCAT_MAX_LEN
 
 ER_DUP_ENTRY = 1062
 ER_LOCK_DEADLOCK = 1213
@@ -84,6 +85,7 @@ class Pools:
                          for i, r in enumerate(cfg.replicas)]
         self.timeout = cfg.query_timeout
         self.metrics = metrics
+        self.group_concat_max_len = GROUP_CONCAT_MAX_LEN  # for the pools created from now on
 
     async def _pool(self, node: Node) -> aiomysql.Pool:
         if node.pool is None:
@@ -95,7 +97,8 @@ class Pools:
                     # The ballot transaction sends its statements together (queries.py).
                     client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
                     connect_timeout=self.cfg.connect_timeout, pool_recycle=300,
-                    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET "
+                    f"SESSION group_concat_max_len = {int(self.group_concat_max_len)}")
         return node.pool
 
     @asynccontextmanager

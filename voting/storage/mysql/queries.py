@@ -34,19 +34,55 @@ def polls_fn(poll_ids: list[str]) -> Callable[[aiomysql.Connection], Awaitable[d
     return fn
 
 
+# A poll's counters come back as one string (GROUP_CONCAT), so a read of a hundred polls is
+# a hundred rows for the pure-Python driver to decode, not six hundred: a quarter of its
+# CPU. The session's group_concat_max_len (pools.py) holds the largest poll's counters;
+# should a server cut the string all the same, the count beside it and the space that ends
+# every counter tell.
+COUNTERS_SEPARATOR = " "  # option ids are "o<N>", "#seq", "#total": never a space
+GROUP_CONCAT_MAX_LEN = 1 << 20
+
+
 def tallies_query(count: int, rankings: bool = True) -> str:
-    """The tallies of `count` polls in one statement (one reading, one result set): rows are
-    tally_query's with the poll id second, ('t', id, status, closes_at, option_id, n) and
-    ('r', id, question_id, NULL, ranking, n). Arguments: the ids, twice with rankings."""
+    """The tallies of `count` polls in one statement (one reading, one result set): per poll
+    a row ('t', id, status, closes_at, number of counters, "option n option n "), and
+    rows ('r', id, question_id, NULL, ranking, n) of its rankings. Arguments: the ids,
+    three times with rankings, else twice."""
     marks = ",".join(["%s"] * count)
-    sql = ("SELECT 't', p.id, p.status, p.closes_at, t.option_id, SUM(t.n) FROM polls p "
-           f"LEFT JOIN tally_slots t ON t.poll_id = p.id WHERE p.id IN ({marks}) "
-           "GROUP BY p.id, p.status, p.closes_at, t.option_id")
+    sql = ("SELECT 't', p.id, p.status, p.closes_at, COUNT(t.option_id), "
+           f"GROUP_CONCAT(t.option_id, '{COUNTERS_SEPARATOR}', t.n, '{COUNTERS_SEPARATOR}' "
+           "SEPARATOR '') "
+           "FROM polls p LEFT JOIN (SELECT poll_id, option_id, SUM(n) AS n FROM tally_slots "
+           f"WHERE poll_id IN ({marks}) GROUP BY poll_id, option_id) t ON t.poll_id = p.id "
+           f"WHERE p.id IN ({marks}) GROUP BY p.id, p.status, p.closes_at")
     if rankings:
         sql += (" UNION ALL SELECT 'r', r.poll_id, r.question_id, NULL, r.ranking, SUM(r.n) "
                 f"FROM rankings r WHERE r.poll_id IN ({marks}) "
                 "GROUP BY r.poll_id, r.question_id, r.ranking HAVING SUM(r.n) <> 0")
     return sql
+
+
+def tallies_args(poll_ids: list[str], rankings: bool = True) -> list[str]:
+    return poll_ids * (3 if rankings else 2)
+
+
+class TruncatedCounters(Exception):
+    """A poll's counters string is shorter than its count says (group_concat_max_len)."""
+
+
+def counters_from_row(count: Any, text: str | bytes | None) -> dict[str, int]:
+    """The counters of tallies_query's 't' row: its count and "option n option n "."""
+    if not text:
+        if int(count):
+            raise TruncatedCounters()
+        return {}
+    if isinstance(text, bytes):
+        text = text.decode("ascii")
+    parts = text.split(COUNTERS_SEPARATOR)
+    # A string cut short misses its last space (maybe in the middle of a number) or counters.
+    if parts[-1] or len(parts) != 2 * int(count) + 1:
+        raise TruncatedCounters()
+    return {parts[i]: int(parts[i + 1]) for i in range(0, len(parts) - 1, 2)}
 
 
 def idempotency_insert(records: list[tuple[IdempotencyRecord, int, int]]

@@ -23,12 +23,13 @@ from voting.errors import StorageUnavailable
 from voting.metrics import Metrics
 from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, BallotTx, \
     IdempotencyRecord, PollSummary, StatusChange, Storage, poll_values, public_polls_query, \
-    recount_tally, status_change, tally_args, tally_query
+    recount_tally, status_change, tally_args, tally_from_counters, tally_query
 from voting.storage.batching import Batcher
 from voting.storage.mysql.lag import LagMonitor
 from voting.storage.mysql.pools import Stale, is_conn_error, scalar
-from voting.storage.mysql.queries import MySQLBallots, add_counters, insert_idempotency, \
-    poll_fn, polls_fn, statements, tallies_query
+from voting.storage.mysql.queries import MySQLBallots, TruncatedCounters, add_counters, \
+    counters_from_row, insert_idempotency, poll_fn, polls_fn, statements, tallies_args, \
+    tallies_query
 from voting.storage.mysql.routing import Router
 
 log = logging.getLogger("voting.storage.mysql")
@@ -187,6 +188,10 @@ class MySQLStorage(Router, LagMonitor, Storage):
                         fresh: bool = False) -> Tally | None:
         if fresh:
             return await self._fresh_tallies.submit(poll_id)
+        return await self._read_or_primary(self._tally_fn(poll_id), pos)
+
+    def _tally_fn(self, poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Tally | None]]:
+        """One poll's tally in the statement every dialect shares (tally_query)."""
         known = self._known_rankings(poll_id)
         ranked = self.has_rankings
         sql = tally_query("%s", ranked)
@@ -197,28 +202,38 @@ class MySQLStorage(Router, LagMonitor, Storage):
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
             return self._tally_from(poll_id, rows, known, ranked)
-        return await self._read_or_primary(fn, pos)
+        return fn
 
     async def _read_fresh_tallies(self, poll_ids: list[str]) -> list[Tally | None | BaseException]:
         """The live feeds' tallies, read on the primary: every poll asked for meanwhile in one
         statement (a campus of polls changing at once costs one query, not one each)."""
         ranked = self.has_rankings
         sql = tallies_query(len(poll_ids), ranked)
-        args = poll_ids * 2 if ranked else poll_ids
+        args = tallies_args(poll_ids, ranked)
 
         async def fn(conn: aiomysql.Connection) -> list[Tally | None | BaseException]:
             async with conn.cursor() as cur:
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
-            by_poll: dict[str, list[Any]] = {p: [] for p in poll_ids}
+            counted: dict[str, Tally] = {}
+            ranks: dict[str, list[Any]] = {p: [] for p in poll_ids}
             for row in rows:
-                if row[1] in by_poll:  # ids are checked [a-z0-9]{8} before they get here
-                    by_poll[row[1]].append((row[0],) + tuple(row[2:]))
+                if row[1] not in ranks:  # ids are checked [a-z0-9]{8} before they get here
+                    continue
+                if row[0] == "t":
+                    counted[row[1]] = tally_from_counters(
+                        row[1], row[2], row[3], counters_from_row(row[4], row[5]))
+                else:  # as tally_query's: ('r', question_id, NULL, ranking, n)
+                    ranks[row[1]].append((row[0],) + tuple(row[2:]))
             # The rankings are read even at a seq known already (the statement cannot tell
-            # per poll); _tally_from then keeps the ones it has, and their runoff.
-            return [self._tally_from(p, by_poll[p], self._known_rankings(p), ranked)
-                    for p in poll_ids]
-        return await self._read(fn, None, primary=True)
+            # per poll); _with_rankings then keeps the ones it has, and their runoff.
+            return [self._with_rankings(counted[p], ranks[p], self._known_rankings(p), ranked)
+                    if p in counted else None for p in poll_ids]
+        try:
+            return await self._read(fn, None, primary=True)
+        except TruncatedCounters:  # a server that ignores the session's group_concat_max_len
+            log.error("tally counters truncated by group_concat_max_len; reading one by one")
+            return [await self._read(self._tally_fn(p), None, primary=True) for p in poll_ids]
 
     async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]
                                   ) -> tuple[T, str | None]:

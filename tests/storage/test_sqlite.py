@@ -1,6 +1,7 @@
 """SQLiteStorage against a temporary file: the storage contract plus SQLite specifics."""
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
@@ -115,3 +116,27 @@ async def test_writes_are_synced_to_disk(storage: SQLiteStorage) -> None:
     async with storage.reader.execute("PRAGMA synchronous") as cur:
         row = await cur.fetchone()
     assert row is not None and row[0] == 2
+
+
+async def test_a_read_after_a_commit_sees_it_while_other_reads_keep_the_reader_busy(
+        storage: SQLiteStorage) -> None:
+    """The live feeds read a tally after each ballot's commit while other requests read too:
+    no read may land in a snapshot taken before that commit (the subscriber would stay on
+    the tally before the last ballot until the poll's next change)."""
+    poll, _ = await contract.make_poll(storage)
+    busy = True
+
+    async def reading() -> None:
+        while busy:
+            await asyncio.gather(*(storage.get_poll(poll.id) for _ in range(4)),
+                                 storage.get_tally(poll.id), storage.get_ballot(poll.id, "v:x"))
+
+    readers = [asyncio.get_running_loop().create_task(reading()) for _ in range(4)]
+    try:
+        for v in range(60):
+            await contract.cast(storage, poll, f"v:{v}", {"q1": ["o1"]})
+            tally = await storage.get_tally(poll.id, fresh=True)
+            assert tally is not None and tally.seq == v + 1
+    finally:
+        busy = False
+        await asyncio.gather(*readers)

@@ -11,7 +11,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 from contextlib import asynccontextmanager
 
 import aiosqlite
@@ -72,6 +72,18 @@ class SQLiteStorage(Storage):
             raise StorageUnavailable("The database is not open.")
         return self._reader
 
+    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read's rows, executed and fetched in one call on the reader's thread. Reads share
+        the reader connection, and SQLite keeps a connection's read transaction (its snapshot)
+        open while any of its statements is: a cursor left between its execute and its fetch
+        while other coroutines read made their reads join its snapshot, so under load a
+        live feed could read a tally from before the ballot that made it read, and miss it."""
+        return list(await self.reader.execute_fetchall(sql, args))
+
+    async def _row(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self._rows(sql, args)
+        return rows[0] if rows else None
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         if self._writer is None:
@@ -98,8 +110,7 @@ class SQLiteStorage(Storage):
 
     async def ping(self) -> dict[str, Any]:
         try:
-            async with self.reader.execute("SELECT 1") as cur:
-                await cur.fetchone()
+            await self._rows("SELECT 1")
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"SQLite is not usable: {exc}") from None
         return {"storage": "sqlite"}
@@ -124,24 +135,18 @@ class SQLiteStorage(Storage):
         return None
 
     async def get_poll(self, poll_id: str, pos: str | None = None) -> Poll | None:
-        async with self.reader.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id = ?",
-                                       (poll_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row(f"SELECT {POLL_COLUMNS} FROM polls WHERE id = ?", (poll_id,))
         return poll_from_row(dict(row)) if row else None
 
     async def list_public_polls(self, limit: int, before: tuple[int, str] | None,
                                 pos: str | None = None) -> list[PollSummary]:
         sql, args = public_polls_query(limit, before, "?")
-        async with self.reader.execute(sql, args) as cur:
-            rows = await cur.fetchall()
-        return [PollSummary.from_row(r) for r in rows]
+        return [PollSummary.from_row(r) for r in await self._rows(sql, args)]
 
     async def get_tally(self, poll_id: str, pos: str | None = None,
                         fresh: bool = False) -> Tally | None:
         known = self._known_rankings(poll_id)
-        async with self.reader.execute(tally_query("?"),
-                                       tally_args(poll_id, known[0] if known else -1)) as cur:
-            rows = list(await cur.fetchall())
+        rows = await self._rows(tally_query("?"), tally_args(poll_id, known[0] if known else -1))
         return self._tally_from(poll_id, rows, known)
 
     async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]
@@ -157,20 +162,16 @@ class SQLiteStorage(Storage):
 
     async def get_ballot(self, poll_id: str, voter_key: str,
                          pos: str | None = None) -> BallotRecord | None:
-        async with self.reader.execute(
-                "SELECT choices, receipt, created_at, updated_at FROM ballots "
-                "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key)) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT choices, receipt, created_at, updated_at FROM ballots "
+                              "WHERE poll_id = ? AND voter_key = ?", (poll_id, voter_key))
         if row is None:
             return None
         return BallotRecord(poll_id, json.loads(row["choices"]), row["receipt"],
                             row["created_at"], row["updated_at"])
 
     async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
-        async with self.reader.execute(
-                "SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
-                (poll_id, code_hash)) as cur:
-            return await cur.fetchone() is not None
+        return await self._row("SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
+                               (poll_id, code_hash)) is not None
 
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
         async with self._transaction() as conn:
@@ -202,14 +203,11 @@ class SQLiteStorage(Storage):
             return cur.rowcount > 0, None
 
     async def due_polls(self, now: int) -> list[str]:
-        async with self.reader.execute(DUE_POLLS.format(mark="?"), (now,)) as cur:
-            return [r[0] for r in await cur.fetchall()]
+        return [r[0] for r in await self._rows(DUE_POLLS.format(mark="?"), (now,))]
 
     async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None:
-        async with self.reader.execute(
-                "SELECT request_hash, status, body FROM idempotency "
-                "WHERE key_hash = ? AND created_at >= ?", (key_hash, since)) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT request_hash, status, body FROM idempotency "
+                              "WHERE key_hash = ? AND created_at >= ?", (key_hash, since))
         return IdempotencyRecord(key_hash, row[0], row[1], row[2]) if row else None
 
     async def purge_idempotency(self, before: int) -> int:
@@ -221,9 +219,8 @@ class SQLiteStorage(Storage):
         poll = await self.get_poll(poll_id)
         if poll is None:
             return None
-        async with self.reader.execute("SELECT choices FROM ballots WHERE poll_id = ?",
-                                       (poll_id,)) as cur:
-            stored = [row[0] for row in await cur.fetchall()]
+        stored = [row[0] for row in
+                  await self._rows("SELECT choices FROM ballots WHERE poll_id = ?", (poll_id,))]
         tally = await self.get_tally(poll_id)
         return recount_tally(poll, tally.seq if tally else 0, stored)
 

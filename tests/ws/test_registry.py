@@ -303,12 +303,14 @@ def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> N
     now[0] += 1.0
     pacer.spent(5.0)  # far over: capped at max_tally_interval
     assert pacer.interval == 1.0
-    for _ in range(50):  # load gone: back to the configured interval, step by step
+    steps = 0
+    while pacer.interval > 0.1:  # load gone: back to the configured interval, step by step
         now[0] += 2.0
         before = pacer.interval
         pacer.spent(0.0)
-        assert pacer.interval >= before * 0.8 - 1e-9
-    assert pacer.interval == 0.1
+        assert before * Pacer.SHORTEN - 1e-9 <= pacer.interval < before
+        steps += 1
+    assert pacer.interval == 0.1 and steps == 4  # 1.0, 0.5, 0.25, 0.125, 0.1: a few seconds
     for _ in range(30):  # the event loop wakes 150 ms late: frames less often, not queued
         pacer.late(0.15)
     now[0] += 2.0

@@ -41,6 +41,10 @@ class Metrics:
         self.relay_delay = Histogram(
             "voting_relay_delay_seconds", "Delay of events relayed through the broker", registry=r,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        self.relay_skipped = Counter(
+            "voting_relay_skipped_total",
+            "Changes whose tally was neither read nor relayed: nobody watched the poll anywhere",
+            registry=r)
         self.db_pool_in_use = Gauge("voting_db_pool_connections_in_use",
                                     "Database connections in use by role", ["role"], registry=r)
         self.db_pool_size = Gauge("voting_db_pool_connections", "Database pool size by role",

@@ -221,12 +221,20 @@ async def test_hung_redis_is_noticed_and_feeds_converge(relay: dict[str, Any]) -
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.unheard: list[str] = []
+        self.watching: list[str] = []
 
     def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
         self.events.append((poll_id, event))
 
     def on_resync(self) -> None:
         pass
+
+    def on_unheard(self, poll_id: str) -> None:
+        self.unheard.append(poll_id)
+
+    def on_watching(self, poll_ids: list[str]) -> None:
+        self.watching.extend(poll_ids)
 
 
 async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path) -> None:
@@ -276,3 +284,89 @@ async def _down(broker: RedisBroker) -> bool:
 
 async def _heard(seen: Recorder, poll_id: str) -> bool:
     return any(p == poll_id and e.get("type") == "tally" for p, e in seen.events)
+
+
+async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
+        tmp_path: Path) -> None:
+    """What lets a backend stop reading a poll nobody watches: Redis says a relayed tally
+    reached nobody, and a backend that starts watching says so once Redis confirmed it."""
+    require_binary("redis-server", "/usr/bin/redis-server")
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    await redis.wait_ready()
+    cfg = make_config(tmp_path / "b", broker={"backend": "redis",
+                                              "redis_url": redis_proc.url(redis.port)})
+    watcher, writer = RedisBroker(cfg.broker, "watcher"), RedisBroker(cfg.broker, "writer")
+    watcher_seen, writer_seen = Recorder(), Recorder()
+    watcher.set_listener(watcher_seen)
+    writer.set_listener(writer_seen)
+    await watcher.start()
+    await writer.start()
+    try:
+        await eventually(lambda: _up(watcher))
+        await eventually(lambda: _up(writer))
+        writer.relay("p1", {"type": "tally", "seq": 1})
+        await eventually(lambda: _listed(writer_seen.unheard, "p1"))
+        watcher.watch("p1")
+        await watcher.subscribed("p1")
+        await eventually(lambda: _listed(writer_seen.watching, "p1"))
+        assert watcher_seen.watching == []  # its own announcement is not news to itself
+        writer_seen.unheard.clear()
+        writer.relay("p1", {"type": "tally", "seq": 2})
+        await eventually(lambda: _heard(watcher_seen, "p1"))
+        # Batches are published in order: once p2 (nobody's) is reported, p1's answer is in.
+        writer.relay("p2", {"type": "tally", "seq": 1})
+        await eventually(lambda: _listed(writer_seen.unheard, "p2"))
+        assert writer_seen.unheard == ["p2"]
+        # A reconnect confirms the subscriptions anew, and announces them again.
+        writer_seen.watching.clear()
+        redis.stop()
+        await eventually(lambda: _down(watcher), timeout=10)
+        redis.start()
+        await redis.wait_ready()
+        await eventually(lambda: _listed(writer_seen.watching, "p1"), timeout=15)
+    finally:
+        await watcher.close()
+        await writer.close()
+        redis.stop()
+
+
+async def _listed(items: list[str], poll_id: str) -> bool:
+    return poll_id in items
+
+
+async def test_ballots_nobody_watches_are_not_relayed_until_a_feed_opens(
+        relay: dict[str, Any]) -> None:
+    (server1, url1, _), (server2, _, ws2) = relay["servers"]
+    await eventually(lambda: _connected(server1))
+    await eventually(lambda: _connected(server2))
+    api1 = Api(url1)
+    metrics = server1.metrics.registry
+    try:
+        poll_id = (await api1.create_poll())["poll"]["id"]
+        await cast(api1, poll_id, "o1", 1)
+
+        async def kept_back() -> bool:
+            await cast(api1, poll_id, "o1", 1)
+            return bool(metrics.get_sample_value("voting_relay_skipped_total"))
+        # The first ballot's tally reached nobody; the ballots after are kept back.
+        await eventually(kept_back)
+        feed = await subscribed(ws2, poll_id)
+        # The watcher's own read once Redis confirmed its subscription is done: from now on
+        # only the writer's relay brings it the next ballots.
+        registry2 = server2.app.settings["voting_registry"]
+
+        async def settled() -> bool:
+            task = registry2.feeds[poll_id].task
+            return not registry2._confirming and (task is None or task.done())
+        await eventually(settled)
+        await cast(api1, poll_id, "o2", 3)
+        results = (await api1.get(f"/api/polls/{poll_id}/results")).json
+        final = await feed.wait_for(lambda f: f.get("seq") == results["seq"], timeout=10)
+        assert final["questions"] == results["questions"]
+        assert final["questions"][0]["counts"]["o2"] == 3
+        seqs = [f["seq"] for f in feed.of(poll_id, "snapshot", "tally")]
+        assert seqs == sorted(set(seqs)), seqs
+        await feed.close()
+    finally:
+        api1.close()

@@ -473,3 +473,102 @@ async def test_a_new_feed_reads_again_once_its_relay_subscription_is_in_place(
         await registry.close()
         await sub.close()
         await storage.close()
+
+
+async def _relayed(broker: PairedBroker, total: int) -> bool:
+    return any(e.get("type") == "tally" and e.get("total") == total for e in broker.relayed)
+
+
+async def _relay_idle(registry: Registry) -> bool:
+    return not registry._relay_only
+
+
+async def test_a_poll_nobody_watches_is_not_read_until_somebody_does(tmp_path: Path) -> None:
+    """Its changes are kept back (no read, no relay) once a relayed tally reached nobody;
+    an announced watcher elsewhere, a reconnect or a feed here gets them read and relayed."""
+    storage = CountingStorage(str(tmp_path / "unheard.sqlite3"))
+    await storage.open()
+    broker = PairedBroker()  # no peer: what it relays reaches nobody
+    metrics = Metrics()
+    registry = Registry(storage, broker, 0.02, 20, metrics)
+    sub = FakeSubscriber()
+
+    async def ballot(n: int) -> None:
+        await contract.cast(storage, poll, f"v:{n}", {"q1": ["o1"]})
+        registry.on_event(poll.id, {"type": "changed"})  # what the service publishes
+    try:
+        poll, _ = await contract.make_poll(storage)
+        await ballot(1)
+        await eventually(lambda: _relayed(broker, 1))
+        await eventually(lambda: _relay_idle(registry))
+        registry.on_unheard(poll.id)  # the broker heard that the tally reached nobody
+        reads = storage.tally_reads
+        await ballot(2)
+        await ballot(3)
+        assert storage.tally_reads == reads and not registry._relay_only
+        assert metrics.relay_skipped._value.get() == 2
+        # Somebody elsewhere watches now: what was kept back is read and relayed, once.
+        registry.on_watching([poll.id])
+        await eventually(lambda: _relayed(broker, 3))
+        await eventually(lambda: _relay_idle(registry))
+        assert storage.tally_reads == reads + 1
+        registry.on_watching([poll.id])  # nothing kept back: nothing to read
+        await ballot(4)  # relayed as usual until a relay reaches nobody again
+        await eventually(lambda: _relayed(broker, 4))
+        await eventually(lambda: _relay_idle(registry))
+
+        # Nothing kept back since the last relay: an announcement costs no read.
+        registry.on_unheard(poll.id)
+        reads = storage.tally_reads
+        registry.on_watching([poll.id])
+        assert storage.tally_reads == reads and not registry._relay_only
+
+        # A reconnect may have missed announcements: kept-back changes are relayed.
+        registry.on_unheard(poll.id)
+        await ballot(5)
+        registry.on_resync()
+        await eventually(lambda: _relayed(broker, 5))
+        await eventually(lambda: _relay_idle(registry))
+
+        # A feed opened here relays on its first read what was kept back (a watcher elsewhere
+        # may be waiting for it and announces nothing more).
+        registry.on_unheard(poll.id)
+        await ballot(6)
+        relayed = len(broker.relayed)
+        await registry.subscribe(sub, poll.id, None)
+        await eventually(lambda: _relayed(broker, 6))
+        assert len(broker.relayed) == relayed + 1
+        assert not registry._unheard
+
+        # A deleted poll is forgotten.
+        registry.unsubscribe(sub, poll.id)
+        registry.on_unheard(poll.id)
+        registry.on_event(poll.id, {"type": "deleted"})
+        assert not registry._unheard
+    finally:
+        await registry.close()
+        await sub.close()
+        await storage.close()
+
+
+async def test_polls_remembered_as_unheard_are_bounded(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from voting.ws import registry as registry_module
+    monkeypatch.setattr(registry_module, "MAX_UNHEARD", 3)
+    storage = SQLiteStorage(str(tmp_path / "bound.sqlite3"))
+    await storage.open()
+    broker = PairedBroker()
+    registry = Registry(storage, broker, 0.02, 20, Metrics())
+    try:
+        polls = [(await contract.make_poll(storage))[0] for _ in range(4)]
+        for p in polls[:3]:
+            registry.on_unheard(p.id)
+        await contract.cast(storage, polls[0], "v:1", {"q1": ["o1"]})
+        registry.on_event(polls[0].id, {"type": "changed"})  # kept back
+        registry.on_unheard(polls[3].id)
+        # The fourth made room by forgetting the others; the change kept back is relayed.
+        assert list(registry._unheard) == [polls[3].id]
+        await eventually(lambda: _relayed(broker, 1))
+    finally:
+        await registry.close()
+        await storage.close()

@@ -17,6 +17,14 @@ class BrokerListener(Protocol):
     def on_resync(self) -> None:
         """Events may have been missed (the relay was down): re-read every watched poll."""
 
+    def on_unheard(self, poll_id: str) -> None:
+        """A tally relayed for poll_id, which nobody here watches, reached no other process:
+        nobody watches it anywhere, so its next changes need not be read to be relayed."""
+
+    def on_watching(self, poll_ids: list[str]) -> None:
+        """Another process now gets every tally relayed for poll_ids (its relay confirmed
+        the subscriptions): a change here that was not relayed must be now."""
+
 
 class Broker(abc.ABC):
     def __init__(self) -> None:
@@ -64,6 +72,14 @@ class Broker(abc.ABC):
     def _deliver(self, poll_id: str, event: dict[str, Any]) -> None:
         if self._listener is not None:
             self._listener.on_event(poll_id, event)
+
+    def _unheard(self, poll_id: str) -> None:
+        if self._listener is not None:
+            self._listener.on_unheard(poll_id)
+
+    def _watching(self, poll_ids: list[str]) -> None:
+        if self._listener is not None:
+            self._listener.on_watching(poll_ids)
 
 
 class InProcessBroker(Broker):

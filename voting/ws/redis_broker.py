@@ -9,6 +9,14 @@ most once per interval) and relays it, so the other backends send it on without
 reading the database; a burst of tallies for one poll goes out as the newest.
 When Redis is unreachable, ballots go on; the registry polls tallies instead,
 and after the reconnect every watched poll is re-read (a fresh snapshot).
+
+A poll nobody watches anywhere is not read to be relayed: PUBLISH answers how
+many subscribers got a tally, and when that is none the registry stops relaying
+the poll's changes. A backend that starts watching a poll announces it on the
+control channel once Redis has confirmed its subscription, and a backend that
+kept changes back reads and relays them then. A change between the confirmation
+and the announcement's arrival is among those kept back; one before the
+confirmation is in the watcher's own read once subscribed (the registry's).
 """
 from __future__ import annotations
 
@@ -57,6 +65,9 @@ class RedisBroker(Broker):
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
         self._last_heard = 0.0
+        # Announcements of other backends' new subscriptions heard so far: a PUBLISH that
+        # reached nobody says nobody watches only if no announcement crossed it.
+        self._announcements = 0
 
     def _new_client(self) -> aioredis.Redis:
         return aioredis.from_url(self.url, password=self.password, socket_connect_timeout=2,
@@ -119,7 +130,10 @@ class RedisBroker(Broker):
             while not self._outgoing.empty():
                 batch.append(self._outgoing.get_nowait())
             if not self._connected:
-                continue  # the others are polling; nothing to repair later
+                # The others are polling, nothing to repair later; announcements are made
+                # anew when the subscriptions are confirmed on the next connection.
+                continue
+            watching = sorted({p for p, e in batch if e.get("type") == "watching"})
             # Per poll one "changed" and only the newest tally; other events all, in order.
             newest: dict[tuple[str, str], int] = {}
             for i, (poll_id, event) in enumerate(batch):
@@ -132,22 +146,40 @@ class RedisBroker(Broker):
                         newest[key] = i
             keep = set(newest.values())
             now = time.time()
+            # (channel, payload, the poll when it is a tally: who heard it matters)
             messages = [(self.channel(poll_id), json.dumps(
-                {"o": self.origin, "t": now, "p": poll_id, "e": event}))
+                {"o": self.origin, "t": now, "p": poll_id, "e": event}),
+                poll_id if event.get("type") == "tally" else None)
                 for i, (poll_id, event) in enumerate(batch)
-                if event.get("type") not in ("changed", "tally") or i in keep]
+                if event.get("type") not in ("changed", "tally", "watching") or i in keep]
+            if watching:
+                messages.append((self.control_channel,
+                                 json.dumps({"o": self.origin, "watching": watching}), None))
+            announcements = self._announcements
             try:
                 assert self._client is not None
                 async with self._client.pipeline(transaction=False) as pipe:
-                    for channel, payload in messages:
+                    for channel, payload, _ in messages:
                         pipe.publish(channel, payload)
                     # asyncio.timeout, never wait_for, in tasks that get cancelled: on Python
                     # 3.11 wait_for swallows a cancel that lands as the call completes, and
                     # close() then waits for this task forever (seen with a SIGCONTed Redis).
                     async with asyncio.timeout(2.0):
-                        await pipe.execute()
+                        receivers = await pipe.execute()
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 log.warning("publish to redis failed: %s", exc)
+                if watching:  # a backend keeping changes back waits for these: try again
+                    for poll_id in watching:
+                        if poll_id in self._confirmed:
+                            self._outgoing.put_nowait((poll_id, {"type": "watching"}))
+                    await asyncio.sleep(BACKOFF_START)
+                continue
+            if self._announcements != announcements:
+                continue  # a backend may have started watching one of these meanwhile
+            for (_, _, tallied), heard in zip(messages, receivers):
+                # Polls watched here are heard by this process's own subscription.
+                if tallied is not None and heard == 0 and tallied not in self._watched:
+                    self._unheard(tallied)
 
     async def _beacon(self) -> None:
         payload = json.dumps({"o": self.origin, "beacon": True})
@@ -200,6 +232,7 @@ class RedisBroker(Broker):
         poll_id = channel[len(prefix):]
         if poll_id in self._watched:
             self._confirmed.add(poll_id)
+            self._outgoing.put_nowait((poll_id, {"type": "watching"}))
         self._wake(poll_id)
 
     def _wake(self, poll_id: str) -> None:
@@ -268,6 +301,15 @@ class RedisBroker(Broker):
             await asyncio.sleep(backoff)
             backoff = min(BACKOFF_MAX, backoff * 2)
 
+    def _on_watching(self, msg: dict[str, Any]) -> None:
+        poll_ids = msg["watching"]
+        if msg.get("o") == self.origin:
+            return  # a feed here relays its own polls' changes
+        if not isinstance(poll_ids, list) or not all(isinstance(p, str) for p in poll_ids):
+            raise TypeError("watching: not a list of poll ids")
+        self._announcements += 1
+        self._watching(poll_ids)
+
     def _on_message(self, data: str) -> None:
         now = time.monotonic()
         was_stale = self._connected and now - self._last_heard >= STALE_AFTER
@@ -279,8 +321,11 @@ class RedisBroker(Broker):
             msg = json.loads(data)
             if msg.get("beacon"):
                 return
+            if "watching" in msg:
+                self._on_watching(msg)
+                return
             poll_id, event = msg["p"], msg["e"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed relay message")
             return
         if msg.get("o") == self.origin:

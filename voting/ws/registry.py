@@ -8,7 +8,9 @@ frame once and writes the same bytes to every socket that keeps up.
 Between backends the relay carries the counts: the backend that wrote a ballot
 reads its poll's tally (once per interval, however many ballots) and publishes
 it; the others send it on without reading the database themselves. While the
-relay is down every backend reads for itself (the watchdog below).
+relay is down every backend reads for itself (the watchdog below). A poll that
+nobody watches anywhere (its last relayed tally reached nobody) is neither read
+nor relayed until someone starts watching it (see the Redis broker).
 
 The interval in force is `tally_interval`, lengthened (up to `max_interval`,
 DESIGN §5) while sending tallies takes more than half of this process's time or
@@ -37,6 +39,7 @@ from voting.ws.outbox import Frame, Outbox
 
 log = logging.getLogger(__name__)
 
+MAX_UNHEARD = 10_000  # polls remembered as watched by nobody
 SNAPSHOT_MAX_AGE = 1.0  # seconds; a newer tally follows at once anyway (the poll is marked dirty)
 
 
@@ -187,6 +190,9 @@ class Registry:
         metrics.ws_tally_interval.set(self.pacer.interval)
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
+        # Polls written here whose last relayed tally reached nobody: whether a change has
+        # been kept back since (read and relayed once somebody watches).
+        self._unheard: dict[str, bool] = {}
         self._by_subscriber: dict[int, set[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._confirming: set[asyncio.Task[None]] = set()
@@ -260,6 +266,9 @@ class Registry:
         feed = self.feeds.get(poll_id)
         if feed is None:
             feed = self.feeds[poll_id] = PollFeed(poll)
+            # A change kept back may be awaited elsewhere: a watcher's announcement finds
+            # nothing kept back from now on.
+            feed.local = self._unheard.pop(poll_id, False)
             self.broker.watch(poll_id)
             if self.broker.relays_tallies:
                 self._read_once_subscribed(poll_id, feed)
@@ -334,8 +343,13 @@ class Registry:
             # Written here: whoever watches elsewhere gets the counts from us.
             if feed is not None:
                 feed.local = True
+            elif poll_id in self._unheard:
+                self._unheard[poll_id] = True
+                self.metrics.relay_skipped.inc()
             else:
                 self._relay_later(poll_id)
+        if kind == "deleted":
+            self._unheard.pop(poll_id, None)
         if feed is None:
             return
         if kind == "deleted":
@@ -359,6 +373,20 @@ class Registry:
         for poll_id, feed in list(self.feeds.items()):
             feed.resync = True
             self._mark_dirty(poll_id)
+        # Announcements of new watchers may have been missed meanwhile.
+        self.on_watching(list(self._unheard))
+
+    def on_unheard(self, poll_id: str) -> None:
+        if poll_id in self.feeds:
+            return
+        if len(self._unheard) >= MAX_UNHEARD:  # a bound on memory: relay what was kept back
+            self.on_watching(list(self._unheard))
+        self._unheard.setdefault(poll_id, False)
+
+    def on_watching(self, poll_ids: list[str]) -> None:
+        for poll_id in poll_ids:
+            if self._unheard.pop(poll_id, False):
+                self._relay_later(poll_id)
 
     def _relayed_tally(self, poll_id: str, feed: PollFeed, event: dict[str, Any]) -> None:
         try:

@@ -6,6 +6,7 @@ and that a server that miscounts is caught.
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, ServerProcess, make_config, start_server_process, stop_process
 from voting.app import Server, make_storage
+from voting.bench import _options, add_arguments
 from voting.bench.report import cpu_per_ballot
 from voting.domain import Tally
 from voting.storage.sqlite import SQLiteStorage
@@ -133,3 +135,12 @@ async def test_every_scenario_on_the_local_cluster(local_cluster: Any, tmp_path:
     assert "MariaDB" in report["results"]["hot"]["runs"][0]["B_ins"]["what"]
     # Through nginx the audience spreads over the backends.
     assert len(report["results"]["fanout"]["runs"][1]["per_backend"]) >= 2
+
+
+def test_the_phase_before_the_stall_is_as_long_as_the_stall_unless_given() -> None:
+    """Both p99s of `slow` come from as many ballots: the tail of a shorter phase is a few
+    ballots whose subscribers' latencies move together."""
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    assert _options(p.parse_args(["slow", "--stall", "45"])).slow_before == 45
+    assert _options(p.parse_args(["slow", "--slow-before", "10"])).slow_before == 10

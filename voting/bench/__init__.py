@@ -69,8 +69,9 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
                    help="slow: paced ballots per second (default 50)")
     b.add_argument("--slow-warmup", type=float, default=5.0,
                    help="slow: seconds of ballots before the measured ones, not measured (5)")
-    b.add_argument("--slow-before", type=float, default=20.0,
-                   help="slow: seconds of ballots before the stall (default 20)")
+    b.add_argument("--slow-before", type=float, default=None,
+                   help="slow: seconds of ballots before the stall (default: as long as the "
+                        "stall, so both p99s come from as many ballots)")
     b.add_argument("--stall", type=float, default=60.0,
                    help="slow: seconds the subscriber stops reading (default 60)")
     b.add_argument("--options", type=int, default=4, help="options of the bench poll (4)")
@@ -95,7 +96,8 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(scenarios=scenarios, concurrency=args.concurrency, ballots=args.ballots,
                    subscribers=args.subscribers, polls=args.polls, per_poll=args.per_poll,
                    idle=args.idle, slow_others=args.slow_others, slow_rate=args.slow_rate,
-                   slow_before=args.slow_before, slow_warmup=max(0.0, args.slow_warmup),
+                   slow_before=args.stall if args.slow_before is None else args.slow_before,
+                   slow_warmup=max(0.0, args.slow_warmup),
                    stall=args.stall, options=args.options,
                    sub_procs=max(1, args.sub_procs), voter_procs=max(1, args.voter_procs),
                    watch_concurrency=max(1, args.watch_concurrency),

@@ -223,6 +223,7 @@ class Recorder:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.unheard: list[str] = []
         self.watching: list[str] = []
+        self.missed = 0
 
     def on_event(self, poll_id: str, event: dict[str, Any]) -> None:
         self.events.append((poll_id, event))
@@ -235,6 +236,9 @@ class Recorder:
 
     def on_watching(self, poll_ids: list[str]) -> None:
         self.watching.extend(poll_ids)
+
+    def on_announcements_missed(self) -> None:
+        self.missed += 1
 
 
 async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path) -> None:
@@ -305,6 +309,8 @@ async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
     try:
         await eventually(lambda: _up(watcher))
         await eventually(lambda: _up(writer))
+        # Until Redis confirmed the control channel, announcements may have been missed.
+        await eventually(lambda: _missed(writer_seen, 1))
         writer.relay("p1", {"type": "tally", "seq": 1})
         await eventually(lambda: _listed(writer_seen.unheard, "p1"))
         watcher.watch("p1")
@@ -318,13 +324,15 @@ async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
         writer.relay("p2", {"type": "tally", "seq": 1})
         await eventually(lambda: _listed(writer_seen.unheard, "p2"))
         assert writer_seen.unheard == ["p2"]
-        # A reconnect confirms the subscriptions anew, and announces them again.
+        # A reconnect confirms the subscriptions anew, and announces them again; the writer
+        # knows it may have missed announcements meanwhile.
         writer_seen.watching.clear()
         redis.stop()
         await eventually(lambda: _down(watcher), timeout=10)
         redis.start()
         await redis.wait_ready()
         await eventually(lambda: _listed(writer_seen.watching, "p1"), timeout=15)
+        await eventually(lambda: _missed(writer_seen, 2), timeout=15)
     finally:
         await watcher.close()
         await writer.close()
@@ -333,6 +341,10 @@ async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
 
 async def _listed(items: list[str], poll_id: str) -> bool:
     return poll_id in items
+
+
+async def _missed(seen: Recorder, times: int) -> bool:
+    return seen.missed >= times
 
 
 async def test_ballots_nobody_watches_are_not_relayed_until_a_feed_opens(

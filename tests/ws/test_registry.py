@@ -523,10 +523,10 @@ async def test_a_poll_nobody_watches_is_not_read_until_somebody_does(tmp_path: P
         registry.on_watching([poll.id])
         assert storage.tally_reads == reads and not registry._relay_only
 
-        # A reconnect may have missed announcements: kept-back changes are relayed.
+        # Announcements may have been missed (a reconnect): kept-back changes are relayed.
         registry.on_unheard(poll.id)
         await ballot(5)
-        registry.on_resync()
+        registry.on_announcements_missed()
         await eventually(lambda: _relayed(broker, 5))
         await eventually(lambda: _relay_idle(registry))
 

@@ -25,6 +25,10 @@ class BrokerListener(Protocol):
         """Another process now gets every tally relayed for poll_ids (its relay confirmed
         the subscriptions): a change here that was not relayed must be now."""
 
+    def on_announcements_missed(self) -> None:
+        """on_watching may have been missed (this process was not listening): relay every
+        change kept back."""
+
 
 class Broker(abc.ABC):
     def __init__(self) -> None:
@@ -80,6 +84,10 @@ class Broker(abc.ABC):
     def _watching(self, poll_ids: list[str]) -> None:
         if self._listener is not None:
             self._listener.on_watching(poll_ids)
+
+    def _announcements_missed(self) -> None:
+        if self._listener is not None:
+            self._listener.on_announcements_missed()
 
 
 class InProcessBroker(Broker):

@@ -17,6 +17,9 @@ control channel once Redis has confirmed its subscription, and a backend that
 kept changes back reads and relays them then. A change between the confirmation
 and the announcement's arrival is among those kept back; one before the
 confirmation is in the watcher's own read once subscribed (the registry's).
+Whenever announcements may have been missed (until the control channel's
+subscription is confirmed, on every connection, or after a silence) everything
+kept back is relayed.
 """
 from __future__ import annotations
 
@@ -65,8 +68,9 @@ class RedisBroker(Broker):
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aioredis.Redis | None = None
         self._last_heard = 0.0
-        # Announcements of other backends' new subscriptions heard so far: a PUBLISH that
-        # reached nobody says nobody watches only if no announcement crossed it.
+        # Announcements of other backends' new subscriptions heard so far, and the times
+        # some may have been missed: a PUBLISH that reached nobody says nobody watches only
+        # if none of these crossed it.
         self._announcements = 0
 
     def _new_client(self) -> aioredis.Redis:
@@ -226,9 +230,13 @@ class RedisBroker(Broker):
                 self._waiters.pop(poll_id, None)
 
     def _on_subscribed(self, channel: str) -> None:
+        if channel == self.control_channel:
+            # Announcements reach us from now on; any made before may have been missed.
+            self._missed_announcements()
+            return
         prefix = self.channel("")
         if not channel.startswith(prefix):
-            return  # the control channel
+            return
         poll_id = channel[len(prefix):]
         if poll_id in self._watched:
             self._confirmed.add(poll_id)
@@ -301,6 +309,10 @@ class RedisBroker(Broker):
             await asyncio.sleep(backoff)
             backoff = min(BACKOFF_MAX, backoff * 2)
 
+    def _missed_announcements(self) -> None:
+        self._announcements += 1
+        self._announcements_missed()
+
     def _on_watching(self, msg: dict[str, Any]) -> None:
         poll_ids = msg["watching"]
         if msg.get("o") == self.origin:
@@ -317,6 +329,7 @@ class RedisBroker(Broker):
         if was_stale and self._listener is not None:
             log.warning("redis relay heard again after a silence; re-reading watched polls")
             self._listener.on_resync()
+            self._missed_announcements()
         try:
             msg = json.loads(data)
             if msg.get("beacon"):

@@ -373,20 +373,21 @@ class Registry:
         for poll_id, feed in list(self.feeds.items()):
             feed.resync = True
             self._mark_dirty(poll_id)
-        # Announcements of new watchers may have been missed meanwhile.
-        self.on_watching(list(self._unheard))
 
     def on_unheard(self, poll_id: str) -> None:
         if poll_id in self.feeds:
             return
         if len(self._unheard) >= MAX_UNHEARD:  # a bound on memory: relay what was kept back
-            self.on_watching(list(self._unheard))
+            self.on_announcements_missed()
         self._unheard.setdefault(poll_id, False)
 
     def on_watching(self, poll_ids: list[str]) -> None:
         for poll_id in poll_ids:
             if self._unheard.pop(poll_id, False):
                 self._relay_later(poll_id)
+
+    def on_announcements_missed(self) -> None:
+        self.on_watching(list(self._unheard))
 
     def _relayed_tally(self, poll_id: str, feed: PollFeed, event: dict[str, Any]) -> None:
         try:

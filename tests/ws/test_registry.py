@@ -15,7 +15,7 @@ from voting.metrics import Metrics
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
 from voting.ws.outbox import Outbox
-from voting.ws.registry import Pacer, Registry
+from voting.ws.registry import UNHEARD_FOR, Pacer, Registry
 
 
 class FakeSubscriber:
@@ -540,8 +540,18 @@ async def test_a_poll_nobody_watches_is_not_read_until_somebody_does(tmp_path: P
         assert len(broker.relayed) == relayed + 1
         assert not registry._unheard
 
-        # A deleted poll is forgotten.
+        # "Nobody watches" is asked anew after a while: a watcher whose announcement never
+        # came (an earlier version's backend) still gets the counts now and then.
         registry.unsubscribe(sub, poll.id)
+        registry.on_unheard(poll.id)
+        await ballot(7)
+        assert not registry._relay_only
+        registry._unheard[poll.id].since -= UNHEARD_FOR  # as if that long ago
+        await ballot(8)
+        await eventually(lambda: _relayed(broker, 8))
+        await eventually(lambda: _relay_idle(registry))
+
+        # A deleted poll is forgotten.
         registry.on_unheard(poll.id)
         registry.on_event(poll.id, {"type": "deleted"})
         assert not registry._unheard

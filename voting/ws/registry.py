@@ -40,6 +40,10 @@ from voting.ws.outbox import Frame, Outbox
 log = logging.getLogger(__name__)
 
 MAX_UNHEARD = 10_000  # polls remembered as watched by nobody
+# Seconds a poll stays "watched by nobody" before its next change is read and relayed again
+# (and the answer asked anew): a watcher whose announcement never came (a backend of an
+# earlier version, during a rolling upgrade) still gets the counts this often.
+UNHEARD_FOR = 5.0
 SNAPSHOT_MAX_AGE = 1.0  # seconds; a newer tally follows at once anyway (the poll is marked dirty)
 
 
@@ -70,6 +74,13 @@ class RelayOnly:
     dirty: bool = True
     last_read: float = 0.0
     task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class Unheard:
+    """A poll written here whose last relayed tally reached nobody."""
+    since: float
+    kept: bool = False  # a change has been kept back since: read and relay it when watched
 
 
 @dataclass
@@ -190,9 +201,8 @@ class Registry:
         metrics.ws_tally_interval.set(self.pacer.interval)
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
-        # Polls written here whose last relayed tally reached nobody: whether a change has
-        # been kept back since (read and relayed once somebody watches).
-        self._unheard: dict[str, bool] = {}
+        # Polls written here whose last relayed tally reached nobody.
+        self._unheard: dict[str, Unheard] = {}
         self._by_subscriber: dict[int, set[str]] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._confirming: set[asyncio.Task[None]] = set()
@@ -268,7 +278,8 @@ class Registry:
             feed = self.feeds[poll_id] = PollFeed(poll)
             # A change kept back may be awaited elsewhere: a watcher's announcement finds
             # nothing kept back from now on.
-            feed.local = self._unheard.pop(poll_id, False)
+            unheard = self._unheard.pop(poll_id, None)
+            feed.local = unheard is not None and unheard.kept
             self.broker.watch(poll_id)
             if self.broker.relays_tallies:
                 self._read_once_subscribed(poll_id, feed)
@@ -343,8 +354,7 @@ class Registry:
             # Written here: whoever watches elsewhere gets the counts from us.
             if feed is not None:
                 feed.local = True
-            elif poll_id in self._unheard:
-                self._unheard[poll_id] = True
+            elif self._keep_back(poll_id):
                 self.metrics.relay_skipped.inc()
             else:
                 self._relay_later(poll_id)
@@ -379,11 +389,23 @@ class Registry:
             return
         if len(self._unheard) >= MAX_UNHEARD:  # a bound on memory: relay what was kept back
             self.on_announcements_missed()
-        self._unheard.setdefault(poll_id, False)
+        self._unheard.setdefault(poll_id, Unheard(time.monotonic()))
+
+    def _keep_back(self, poll_id: str) -> bool:
+        """Whether a change written here is kept back (not read, not relayed)."""
+        unheard = self._unheard.get(poll_id)
+        if unheard is None:
+            return False
+        if time.monotonic() - unheard.since >= UNHEARD_FOR:
+            del self._unheard[poll_id]  # relayed now: the relay says whether anyone hears
+            return False
+        unheard.kept = True
+        return True
 
     def on_watching(self, poll_ids: list[str]) -> None:
         for poll_id in poll_ids:
-            if self._unheard.pop(poll_id, False):
+            unheard = self._unheard.pop(poll_id, None)
+            if unheard is not None and unheard.kept:
                 self._relay_later(poll_id)
 
     def on_announcements_missed(self) -> None:

@@ -10,7 +10,8 @@ reads its poll's tally (once per interval, however many ballots) and publishes
 it; the others send it on without reading the database themselves. While the
 relay is down every backend reads for itself (the watchdog below). A poll that
 nobody watches anywhere (its last relayed tally reached nobody) is neither read
-nor relayed until someone starts watching it (see the Redis broker).
+nor relayed until someone starts watching it (see the Redis broker), or for
+UNHEARD_FOR seconds at most.
 
 The interval in force is `tally_interval`, lengthened (up to `max_interval`,
 DESIGN §5) while sending tallies takes more than half of this process's time or

@@ -305,7 +305,7 @@ def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> N
     assert pacer.interval == 1.0
     steps = 0
     while pacer.interval > 0.1:  # load gone: back to the configured interval, step by step
-        now[0] += 2.0
+        now[0] += max(Pacer.WINDOW, 2 * pacer.interval)  # one window each
         before = pacer.interval
         pacer.spent(0.0)
         assert before * Pacer.SHORTEN - 1e-9 <= pacer.interval < before
@@ -313,9 +313,34 @@ def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> N
     assert pacer.interval == 0.1 and steps == 4  # 1.0, 0.5, 0.25, 0.125, 0.1: a few seconds
     for _ in range(30):  # the event loop wakes 150 ms late: frames less often, not queued
         pacer.late(0.15)
-    now[0] += 2.0
+    now[0] += 1.0
     pacer.spent(0.0)
     assert pacer.interval >= 0.4
+
+
+def test_a_quiet_spell_after_a_burst_brings_the_interval_back() -> None:
+    """A crowd's feeds opening at once make the loop late and the interval long; the
+    ballots that follow a few quiet seconds later get the configured interval, not the
+    burst's."""
+    now = [0.0]
+    pacer = Pacer(0.1, 1.0, clock=lambda: now[0])
+    for _ in range(30):
+        pacer.late(0.4)
+    now[0] += 1.0
+    pacer.spent(0.0)
+    assert pacer.interval == 1.0
+    now[0] += 5.0  # nothing broadcast for five seconds (2.5 windows of 2 s)
+    pacer.spent(0.001)
+    assert pacer.interval < 0.25
+    now[0] += max(Pacer.WINDOW, 2 * pacer.interval)
+    pacer.spent(0.001)
+    assert pacer.interval == 0.1
+    # Under load the lateness is measured afresh at every flush and keeps the interval long.
+    for _ in range(30):
+        pacer.late(0.4)
+        now[0] += 0.1
+        pacer.spent(0.001)
+    assert pacer.interval == 1.0
 
 
 async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_path: Path) -> None:

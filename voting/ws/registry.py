@@ -150,10 +150,12 @@ class Pacer:
         self._frames = 0
         self._since = clock()
         self._lag = 0.0
+        self._lag_at = clock()  # when a flush last said how late it woke
 
     def late(self, seconds: float) -> None:
         """A flush woke this much after its time (moving average)."""
         self._lag += 0.2 * (max(0.0, seconds) - self._lag)
+        self._lag_at = self._clock()
 
     def spent(self, seconds: float, frames: int = 0) -> None:
         """A broadcast took `seconds` and sent `frames`."""
@@ -161,8 +163,18 @@ class Pacer:
         self._frames += frames
         now = self._clock()
         elapsed = now - self._since
-        if elapsed < max(self.WINDOW, 2 * self.interval):
+        window = max(self.WINDOW, 2 * self.interval)
+        if elapsed < window:
             return
+        # A quiet spell (no broadcast for several windows, as after a crowd's feeds opened
+        # and before its ballots) counts as that many windows: the interval comes back a step
+        # for each, and a lateness last measured windows ago fades as much. Counted per
+        # call, the interval of such a burst outlived it by seconds.
+        windows = elapsed / window
+        unmeasured = (now - self._lag_at) / self.WINDOW - 1
+        if unmeasured > 0:
+            self._lag *= self.SHORTEN ** unmeasured
+            self._lag_at = now
         share = self._busy / elapsed
         # Frames of busy polls scale with 1/interval, so this is the interval at which the
         # last window would have kept within the bound.
@@ -172,7 +184,7 @@ class Pacer:
                                    self.LAG_FACTOR * self._lag, by_frames))
         # Lengthen at once, shorten by steps: no flapping around the limit.
         self.interval = target if target >= self.interval else \
-            max(target, self.interval * self.SHORTEN)
+            max(target, self.interval * self.SHORTEN ** windows)
         self._busy = 0.0
         self._frames = 0
         self._since = now

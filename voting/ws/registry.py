@@ -144,13 +144,22 @@ class Pacer:
         self.max = max(base, maximum)
         self.budget = budget
         self.max_frames_per_second = max_frames_per_second
-        self.interval = base
+        # What the broadcasts' share of time and the frames bound call for, measured per
+        # window; the loop's lateness adds to it as it is measured (interval below).
+        self._load = base
         self._clock = clock
         self._busy = 0.0
         self._frames = 0
         self._since = clock()
         self._lag = 0.0
         self._lag_at = clock()  # when a flush last said how late it woke
+
+    @property
+    def interval(self) -> float:
+        # The lateness part follows each flush's measurement, not the window's steps: a
+        # burst that made the loop late (a crowd's feeds opening at once) lengthens it at
+        # once, and the first flushes on time after it bring it back.
+        return min(self.max, max(self._load, self.LAG_FACTOR * self._lag))
 
     def late(self, seconds: float) -> None:
         """A flush woke this much after its time (moving average)."""
@@ -163,7 +172,7 @@ class Pacer:
         self._frames += frames
         now = self._clock()
         elapsed = now - self._since
-        window = max(self.WINDOW, 2 * self.interval)
+        window = max(self.WINDOW, 2 * self._load)
         if elapsed < window:
             return
         # A quiet spell (no broadcast for several windows, as after a crowd's feeds opened
@@ -180,11 +189,10 @@ class Pacer:
         # last window would have kept within the bound.
         by_frames = (self.interval * self._frames / elapsed / self.max_frames_per_second
                      if self.max_frames_per_second else 0.0)
-        target = min(self.max, max(self.base, self.interval * share / self.budget,
-                                   self.LAG_FACTOR * self._lag, by_frames))
+        target = min(self.max, max(self.base, self.interval * share / self.budget, by_frames))
         # Lengthen at once, shorten by steps: no flapping around the limit.
-        self.interval = target if target >= self.interval else \
-            max(target, self.interval * self.SHORTEN ** windows)
+        self._load = target if target >= self._load else \
+            max(target, self._load * self.SHORTEN ** windows)
         self._busy = 0.0
         self._frames = 0
         self._since = now
@@ -211,7 +219,8 @@ class Registry:
         self.definitions = definitions if definitions is not None else PollDefinitions()
         self.subscriptions = 0
         self.metrics = metrics
-        metrics.ws_tally_interval.set(self.pacer.interval)
+        self._interval_shown = self.pacer.interval
+        metrics.ws_tally_interval.set(self._interval_shown)
         self.feeds: dict[str, PollFeed] = {}
         self._relay_only: dict[str, RelayOnly] = {}
         # Polls written here whose last relayed tally reached nobody.
@@ -535,7 +544,8 @@ class Registry:
                 sent += 1
         if sent:
             self.metrics.child(self.metrics.ws_frames_sent, frame_type).inc(sent)
-        before = self.pacer.interval
         self.pacer.spent(time.perf_counter() - started, sent)
-        if self.pacer.interval != before:  # it changes at most once a window
-            self.metrics.ws_tally_interval.set(self.pacer.interval)
+        interval = self.pacer.interval
+        if interval != self._interval_shown:
+            self._interval_shown = interval
+            self.metrics.ws_tally_interval.set(interval)

@@ -131,10 +131,8 @@ class Pacer:
 
     WINDOW = 1.0  # seconds over which the share is measured
     LAG_FACTOR = 3.0  # the interval is at least this many times the loop's lateness
-    # The interval comes back by at most this factor a window. Slower (0.8) kept the
-    # interval of a burst long past it: 1,000 feeds opening at once made the loop 0.2 s
-    # late for a moment, and the 0.6 s it set was still 0.3 s four seconds later, for
-    # ballots that no longer made the loop late at all.
+    # What the windows measured comes back by at most this factor a window (slower, 0.8,
+    # kept a busy spell's interval for many seconds after it).
     SHORTEN = 0.5
 
     def __init__(self, base: float, maximum: float, budget: float = 0.5,

@@ -241,7 +241,11 @@ class Recorder:
         self.missed += 1
 
 
-async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path) -> None:
+@asynccontextmanager
+async def two_brokers(tmp_path: Path
+                      ) -> AsyncIterator[tuple[RedisServer, RedisBroker, RedisBroker,
+                                               Recorder, Recorder]]:
+    """A real Redis and two brokers on it, a watcher and a writer, each with a Recorder."""
     require_binary("redis-server", "/usr/bin/redis-server")
     redis = RedisServer(tmp_path / "redis")
     redis.start()
@@ -249,11 +253,21 @@ async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path
     cfg = make_config(tmp_path / "b", broker={"backend": "redis",
                                               "redis_url": redis_proc.url(redis.port)})
     watcher, writer = RedisBroker(cfg.broker, "watcher"), RedisBroker(cfg.broker, "writer")
-    seen = Recorder()
-    watcher.set_listener(seen)
+    watcher_seen, writer_seen = Recorder(), Recorder()
+    watcher.set_listener(watcher_seen)
+    writer.set_listener(writer_seen)
     await watcher.start()
     await writer.start()
     try:
+        yield redis, watcher, writer, watcher_seen, writer_seen
+    finally:
+        await watcher.close()
+        await writer.close()
+        redis.stop()
+
+
+async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path) -> None:
+    async with two_brokers(tmp_path) as (redis, watcher, writer, seen, _):
         await eventually(lambda: _up(watcher))
         watcher.watch("p1")
         assert "p1" not in watcher._confirmed  # asked for, not yet in place
@@ -272,10 +286,6 @@ async def test_subscribed_returns_once_redis_has_the_subscription(tmp_path: Path
         watcher.watch("p3")
         async with asyncio.timeout(0.5):
             await watcher.subscribed("p3")
-    finally:
-        await watcher.close()
-        await writer.close()
-        redis.stop()
 
 
 async def _up(broker: RedisBroker) -> bool:
@@ -294,19 +304,7 @@ async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
         tmp_path: Path) -> None:
     """What lets a backend stop reading a poll nobody watches: Redis says a relayed tally
     reached nobody, and a backend that starts watching says so once Redis confirmed it."""
-    require_binary("redis-server", "/usr/bin/redis-server")
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    await redis.wait_ready()
-    cfg = make_config(tmp_path / "b", broker={"backend": "redis",
-                                              "redis_url": redis_proc.url(redis.port)})
-    watcher, writer = RedisBroker(cfg.broker, "watcher"), RedisBroker(cfg.broker, "writer")
-    watcher_seen, writer_seen = Recorder(), Recorder()
-    watcher.set_listener(watcher_seen)
-    writer.set_listener(writer_seen)
-    await watcher.start()
-    await writer.start()
-    try:
+    async with two_brokers(tmp_path) as (redis, watcher, writer, watcher_seen, writer_seen):
         await eventually(lambda: _up(watcher))
         await eventually(lambda: _up(writer))
         # Until Redis confirmed the control channel, announcements may have been missed.
@@ -333,10 +331,6 @@ async def test_a_tally_nobody_hears_is_reported_and_a_new_watcher_announced(
         await redis.wait_ready()
         await eventually(lambda: _listed(writer_seen.watching, "p1"), timeout=15)
         await eventually(lambda: _missed(writer_seen, 2), timeout=15)
-    finally:
-        await watcher.close()
-        await writer.close()
-        redis.stop()
 
 
 async def _listed(items: list[str], poll_id: str) -> bool:

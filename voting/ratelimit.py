@@ -85,15 +85,19 @@ class RateLimiter:
         self.clock = clock
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}  # -> (minute, count)
 
+    def limited(self, bucket: str) -> bool:
+        """Whether the bucket has a limit at all (0 disables it)."""
+        return self.per_minute[bucket] > 0
+
     async def allow(self, bucket: str, address: str) -> bool:
         """True when the address may go on."""
         return self.allow_here(bucket, address)
 
     def allow_here(self, bucket: str, address: str, now: float | None = None) -> bool:
         """The decision from this process's own counts."""
-        limit = self.per_minute[bucket]
-        if limit <= 0:
+        if not self.limited(bucket):
             return True
+        limit = self.per_minute[bucket]
         # Wall-clock minutes: every backend agrees on the window (see SharedRateLimiter).
         minute = int((self.clock() if now is None else now) // 60)
         key = (bucket, address)
@@ -132,7 +136,7 @@ class SharedRateLimiter(RateLimiter):
         self._local_until = 0.0
 
     async def allow(self, bucket: str, address: str) -> bool:
-        if self.per_minute[bucket] <= 0:
+        if not self.limited(bucket):
             return True
         now = self.clock()
         if now < self._local_until:

@@ -190,8 +190,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return pos if pos and len(pos) <= 512 else None
 
     async def check_rate(self, bucket: str) -> None:
-        if self.rate_limiter.per_minute[bucket] <= 0:
-            return  # disabled: no need to work out the caller's address
+        if not self.rate_limiter.limited(bucket):
+            return  # no need to work out the caller's address
         if not await self.rate_limiter.allow(bucket, rate_key(self.client_ip)):
             self._retry_after = str(self.rate_limiter.retry_after())
             raise ApiError(429, "rate_limited", "Too many requests from your address; "

@@ -232,7 +232,7 @@ class RedisBroker(Broker):
     def _on_subscribed(self, channel: str) -> None:
         if channel == self.control_channel:
             # Announcements reach us from now on; any made before may have been missed.
-            self._missed_announcements()
+            self._may_have_missed_announcements()
             return
         prefix = self.channel("")
         if not channel.startswith(prefix):
@@ -309,7 +309,7 @@ class RedisBroker(Broker):
             await asyncio.sleep(backoff)
             backoff = min(BACKOFF_MAX, backoff * 2)
 
-    def _missed_announcements(self) -> None:
+    def _may_have_missed_announcements(self) -> None:
         self._announcements += 1
         self._announcements_missed()
 
@@ -329,7 +329,7 @@ class RedisBroker(Broker):
         if was_stale and self._listener is not None:
             log.warning("redis relay heard again after a silence; re-reading watched polls")
             self._listener.on_resync()
-            self._missed_announcements()
+            self._may_have_missed_announcements()
         try:
             msg = json.loads(data)
             if msg.get("beacon"):

@@ -339,8 +339,8 @@ LARGEST_POLL: dict[str, Any] = {"title": "largest", "questions": [
     for i in range(domain.QUESTIONS_MAX)]}
 
 
-async def test_a_fresh_read_of_the_largest_poll_equals_its_one_poll_read(rs: ReplicationSet
-                                                                        ) -> None:
+async def test_a_fresh_read_of_the_largest_poll_equals_its_one_poll_read(
+        rs: ReplicationSet, caplog: pytest.LogCaptureFixture) -> None:
     """The live feeds read a poll's counters as one string: the largest poll allowed must
     come back whole, and a server that cuts the string short must not cost a count."""
     async with opened(storage_config(rs, replicas=[])) as storage:
@@ -361,9 +361,9 @@ async def test_a_fresh_read_of_the_largest_poll_equals_its_one_poll_read(rs: Rep
     s.group_concat_max_len = 64
     await s.open()
     try:
-        with pytest.warns(pymysql.err.Warning, match="cut by GROUP_CONCAT"):
-            again = await asyncio.gather(s.get_tally(big.id, fresh=True),
-                                         s.get_tally(small.id, fresh=True))
+        again = await asyncio.gather(s.get_tally(big.id, fresh=True),
+                                     s.get_tally(small.id, fresh=True))
+        assert "cut by GROUP_CONCAT" in caplog.text  # the server's warning, as the driver logs it
         assert counted(again) == counted(alone)
     finally:
         await s.close()

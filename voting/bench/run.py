@@ -455,7 +455,7 @@ class Bench:
                                                      "concurrency": concurrency})
             finally:
                 await asyncio.to_thread(self._mysql_ddl, f"DROP TABLE IF EXISTS {table}")
-            what = f"MariaDB primary, aiomysql over TCP, {concurrency} connections, autocommit"
+            what = f"MariaDB primary, asyncmy over TCP, {concurrency} connections, autocommit"
         else:
             path = os.path.join(self.t.scratch_dir, f"bench-ins-{os.getpid()}.sqlite3")
             ans = await self.rpc(self.inserter, {"cmd": "inserts", "path": path, "n": n})

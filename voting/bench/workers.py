@@ -305,13 +305,13 @@ def voter_main(conn: Connection) -> None:
 # --- single-row inserts (B_ins) ----------------------------------------------------
 
 async def _mysql_inserts(cmd: dict[str, Any]) -> dict[str, Any]:
-    import aiomysql  # type: ignore[import-untyped]
+    from voting.storage.mysql import driver  # the servers' own driver
 
     dsn = cmd["dsn"]
     n, concurrency = cmd["n"], cmd["concurrency"]
-    pool = await aiomysql.create_pool(host=dsn["host"], port=dsn["port"], user=dsn["user"],
-                                      password=dsn["password"], db=dsn["database"],
-                                      minsize=concurrency, maxsize=concurrency, autocommit=True)
+    pool = await driver.create_pool(host=dsn["host"], port=dsn["port"], user=dsn["user"],
+                                    password=dsn["password"], db=dsn["database"],
+                                    minsize=concurrency, maxsize=concurrency, autocommit=True)
     todo = iter(range(n))
     lat: list[float] = []
 

@@ -7,8 +7,7 @@ import asyncio
 import logging
 import time
 
-import aiomysql
-
+from voting.storage.mysql import driver as db
 from voting.storage.mysql.pools import Node, Pools, scalar
 
 log = logging.getLogger("voting.storage.mysql")
@@ -43,7 +42,7 @@ class LagMonitor(Pools):
     async def _check_replicas(self) -> None:
         now = int(time.time() * 1000)
 
-        async def beat(conn: aiomysql.Connection) -> int:
+        async def beat(conn: db.Connection) -> int:
             async with conn.cursor() as cur:
                 await cur.execute(
                     "INSERT INTO heartbeat (name, ts) VALUES (%s, %s) "

@@ -11,13 +11,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
-import aiomysql
-import pymysql
-import pymysql.constants.CLIENT
-
 from voting.config import StorageConfig
 from voting.errors import StorageUnavailable
 from voting.metrics import Metrics
+from voting.storage.mysql import driver as db
 from voting.storage.mysql.queries import GROUP_CONCAT_MAX_LEN
 
 ER_DUP_ENTRY = 1062
@@ -34,7 +31,7 @@ class Node:
     role: str  # primary | replica
     host: str
     port: int
-    pool: aiomysql.Pool | None = None
+    pool: db.Pool | None = None
     healthy: bool = False
     lag_ms: int | None = None
     in_use: int = 0
@@ -60,12 +57,12 @@ def unavailable(exc: BaseException) -> StorageUnavailable:
                               "please retry in a few seconds.")
 
 
-CONN_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, ConnectionError,
+CONN_ERRORS = (db.OperationalError, db.InterfaceError, ConnectionError,
                 OSError, asyncio.TimeoutError, RuntimeError)
 
 
 def is_conn_error(exc: BaseException) -> bool:
-    if isinstance(exc, pymysql.err.OperationalError):
+    if isinstance(exc, db.OperationalError):
         return exc.args[0] not in RETRYABLE if exc.args else True
     return isinstance(exc, CONN_ERRORS)
 
@@ -87,22 +84,22 @@ class Pools:
         self.metrics = metrics
         self.group_concat_max_len = GROUP_CONCAT_MAX_LEN  # for the pools created from now on
 
-    async def _pool(self, node: Node) -> aiomysql.Pool:
+    async def _pool(self, node: Node) -> db.Pool:
         if node.pool is None:
             async with asyncio.timeout(self.timeout):
-                node.pool = await aiomysql.create_pool(
+                node.pool = await db.create_pool(
                     minsize=0, maxsize=self.cfg.pool_size, host=node.host, port=node.port,
                     user=self.cfg.user, password=self.cfg.password, db=self.cfg.database,
                     charset="utf8mb4", autocommit=True,
                     # The ballot transaction sends its statements together (queries.py).
-                    client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS,
+                    client_flag=db.MULTI_STATEMENTS,
                     connect_timeout=self.cfg.connect_timeout, pool_recycle=300,
                     init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; SET "
                     f"SESSION group_concat_max_len = {int(self.group_concat_max_len)}")
         return node.pool
 
     @asynccontextmanager
-    async def _conn(self, node: Node) -> AsyncIterator[aiomysql.Connection]:
+    async def _conn(self, node: Node) -> AsyncIterator[db.Connection]:
         try:
             pool = await self._pool(node)
             async with asyncio.timeout(self.timeout):
@@ -132,7 +129,7 @@ class Pools:
             self.metrics.db_pool_in_use.labels(node.role).set(
                 node.in_use if node.role == "primary" else sum(r.in_use for r in self.replicas))
 
-    async def _run(self, node: Node, fn: Callable[[aiomysql.Connection], Awaitable[T]],
+    async def _run(self, node: Node, fn: Callable[[db.Connection], Awaitable[T]],
                    retries: int = 1, idempotent: bool = True) -> T:
         """fn on a connection of node, with a deadline; a stale pooled connection is retried."""
         for attempt in range(retries + 1):
@@ -141,7 +138,7 @@ class Pools:
                     return await fn(conn)
             except StorageUnavailable:
                 raise
-            except pymysql.err.MySQLError as exc:
+            except db.MySQLError as exc:
                 if not idempotent or not is_conn_error(exc) or attempt == retries:
                     if is_conn_error(exc):
                         raise unavailable(exc) from exc
@@ -160,8 +157,8 @@ class Pools:
                 node.pool = None
 
 
-def scalar(sql: str) -> Callable[[aiomysql.Connection], Awaitable[Any]]:
-    async def fn(conn: aiomysql.Connection) -> Any:
+def scalar(sql: str) -> Callable[[db.Connection], Awaitable[Any]]:
+    async def fn(conn: db.Connection) -> Any:
         async with conn.cursor() as cur:
             await cur.execute(sql)
             row = await cur.fetchone()
@@ -169,7 +166,7 @@ def scalar(sql: str) -> Callable[[aiomysql.Connection], Awaitable[Any]]:
     return fn
 
 
-async def rollback(conn: aiomysql.Connection) -> None:
+async def rollback(conn: db.Connection) -> None:
     try:
         await conn.rollback()
     except Exception:  # the connection is gone; the server rolls back on its own

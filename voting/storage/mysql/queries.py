@@ -4,29 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-import aiomysql
-import pymysql
-
 from voting.domain import Poll
 from voting.storage.base import POLL_COLUMNS, BallotTx, IdempotencyConflict, IdempotencyRecord, \
     WriteConflict, poll_from_row
+from voting.storage.mysql import driver as db
 
 
-def poll_fn(poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Poll | None]]:
-    async def fn(conn: aiomysql.Connection) -> Poll | None:
-        async with conn.cursor(aiomysql.DictCursor) as cur:
+def poll_fn(poll_id: str) -> Callable[[db.Connection], Awaitable[Poll | None]]:
+    async def fn(conn: db.Connection) -> Poll | None:
+        async with conn.cursor(db.DictCursor) as cur:
             await cur.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id = %s", (poll_id,))
             row = await cur.fetchone()
         return poll_from_row(row) if row else None
     return fn
 
 
-def polls_fn(poll_ids: list[str]) -> Callable[[aiomysql.Connection], Awaitable[dict[str, Poll]]]:
+def polls_fn(poll_ids: list[str]) -> Callable[[db.Connection], Awaitable[dict[str, Poll]]]:
     """The polls of these ids that exist, by id, in one statement."""
     unique = sorted(set(poll_ids))
 
-    async def fn(conn: aiomysql.Connection) -> dict[str, Poll]:
-        async with conn.cursor(aiomysql.DictCursor) as cur:
+    async def fn(conn: db.Connection) -> dict[str, Poll]:
+        async with conn.cursor(db.DictCursor) as cur:
             await cur.execute(f"SELECT {POLL_COLUMNS} FROM polls WHERE id IN (" +
                               ",".join(["%s"] * len(unique)) + ")", unique)
             rows = await cur.fetchall()
@@ -101,16 +99,16 @@ def counters_insert(slot: int, rows: list[tuple[str, str, int]]) -> tuple[str, l
             [v for poll_id, option_id, n in rows for v in (poll_id, option_id, slot, n)])
 
 
-async def insert_idempotency(cur: aiomysql.Cursor,
+async def insert_idempotency(cur: db.Cursor,
                              records: list[tuple[IdempotencyRecord, int, int]]) -> None:
     """Store (record, status, created_at) rows; a key stored already raises IdempotencyConflict."""
     try:
         await cur.execute(*idempotency_insert(records))
-    except pymysql.err.IntegrityError:
+    except db.IntegrityError:
         raise IdempotencyConflict() from None
 
 
-async def add_counters(cur: aiomysql.Cursor, slot: int, rows: list[tuple[str, str, int]]) -> None:
+async def add_counters(cur: db.Cursor, slot: int, rows: list[tuple[str, str, int]]) -> None:
     await cur.execute(*counters_insert(slot, rows))
 
 
@@ -122,7 +120,7 @@ class MySQLBallots(BallotTx):
     the poll row, so close/reopen waits for ballots in flight; the voters' existing ballots
     locked for update. Every value goes through the driver's escaping (mogrify)."""
 
-    def __init__(self, cur: aiomysql.Cursor) -> None:
+    def __init__(self, cur: db.Cursor) -> None:
         self.cur = cur
         self.begun = False
         self.wrote = False  # the writes have been sent (a failure after may have committed)
@@ -204,7 +202,7 @@ class MySQLBallots(BallotTx):
         return str(rows[0][0]) if rows and rows[0][0] else None
 
 
-async def run_script(cur: aiomysql.Cursor, script: list[tuple[str, type[Exception] | None]]
+async def run_script(cur: db.Cursor, script: list[tuple[str, type[Exception] | None]]
                      ) -> list[list[Any]]:
     """Statements sent as one multi-statement query; each one's rows. The server stops at the
     first error, which is raised (an IntegrityError as the statement's own exception)."""
@@ -215,9 +213,9 @@ async def run_script(cur: aiomysql.Cursor, script: list[tuple[str, type[Exceptio
         out.append(list(await cur.fetchall()))
         for i in range(1, len(script)):
             if not await cur.nextset():
-                raise pymysql.err.InterfaceError("a multi-statement query ended early")
+                raise db.InterfaceError("a multi-statement query ended early")
             out.append(list(await cur.fetchall()))
-    except pymysql.err.IntegrityError:
+    except db.IntegrityError:
         meaning = script[i][1]
         if meaning is None:
             raise

@@ -8,10 +8,8 @@ import asyncio
 import itertools
 from typing import Awaitable, Callable, TypeVar
 
-import aiomysql
-import pymysql
-
 from voting.errors import StorageUnavailable
+from voting.storage.mysql import driver as db
 from voting.storage.mysql.pools import RETRYABLE, Node, Pools, Stale, decode_pos, encode_pos, \
     rollback
 
@@ -27,12 +25,12 @@ class Router(Pools):
     ryw_wait: float
     _rr: "itertools.count[int]"
 
-    async def _read(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
+    async def _read(self, fn: Callable[[db.Connection], Awaitable[T]], pos: str | None,
                     primary: bool = False) -> T:
         """Run a read where it is fresh enough: a replica (waiting for pos) or the primary."""
         return (await self._read_at(fn, pos, primary))[0]
 
-    async def _read_at(self, fn: Callable[[aiomysql.Connection], Awaitable[T]], pos: str | None,
+    async def _read_at(self, fn: Callable[[db.Connection], Awaitable[T]], pos: str | None,
                        primary: bool = False) -> tuple[T, Node]:
         """_read, also telling which node answered."""
         gtid = decode_pos(pos)
@@ -62,14 +60,14 @@ class Router(Pools):
                     continue
             raise
 
-    def _waiting(self, fn: Callable[[aiomysql.Connection], Awaitable[T]],
-                 gtid: str | None) -> Callable[[aiomysql.Connection], Awaitable[T]]:
+    def _waiting(self, fn: Callable[[db.Connection], Awaitable[T]],
+                 gtid: str | None) -> Callable[[db.Connection], Awaitable[T]]:
         if gtid is None:
             return fn
 
         wait = "MASTER_GTID_WAIT" if self.mariadb else "WAIT_FOR_EXECUTED_GTID_SET"
 
-        async def wrapped(conn: aiomysql.Connection) -> T:
+        async def wrapped(conn: db.Connection) -> T:
             async with conn.cursor() as cur:
                 await cur.execute(f"SELECT {wait}(%s, %s)", (gtid, self.ryw_wait))
                 if (await cur.fetchone())[0] != 0:  # -1 (MariaDB) or 1 (MySQL): timed out
@@ -82,13 +80,13 @@ class Router(Pools):
         """The statement that reads the position of this session's last commit."""
         return "SELECT @@last_gtid" if self.mariadb else "SELECT @@GLOBAL.gtid_executed"
 
-    async def _write(self, fn: Callable[[aiomysql.Connection], Awaitable[T]]) -> tuple[T, str | None]:
+    async def _write(self, fn: Callable[[db.Connection], Awaitable[T]]) -> tuple[T, str | None]:
         """A transaction on the primary, retried on deadlock; returns (result, pos)."""
-        async def txn(conn: aiomysql.Connection) -> tuple[T, str | None]:
+        async def txn(conn: db.Connection) -> tuple[T, str | None]:
             async def attempt() -> tuple[T, str | None]:
                 try:
                     await conn.begin()
-                except pymysql.err.MySQLError as exc:
+                except db.MySQLError as exc:
                     raise Stale() from exc
                 result = await fn(conn)
                 await conn.commit()
@@ -100,7 +98,7 @@ class Router(Pools):
         return await self._run(self.primary, txn, retries=1, idempotent=False)
 
     @staticmethod
-    async def _retrying(conn: aiomysql.Connection,
+    async def _retrying(conn: db.Connection,
                         attempt: Callable[[], Awaitable[tuple[T, str | None]]]
                         ) -> tuple[T, str | None]:
         """One transaction, `attempt` beginning and committing it and returning (result, the
@@ -112,7 +110,7 @@ class Router(Pools):
                 result, gtid = await attempt()
             except Stale:
                 raise
-            except pymysql.err.MySQLError as exc:
+            except db.MySQLError as exc:
                 await rollback(conn)
                 if exc.args and exc.args[0] in RETRYABLE and n < 4:
                     await asyncio.sleep(0.005 * (n + 1))
@@ -124,7 +122,7 @@ class Router(Pools):
             return result, (encode_pos(gtid) if gtid else None)
         raise AssertionError("unreachable")
 
-    async def _read_or_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T | None]],
+    async def _read_or_primary(self, fn: Callable[[db.Connection], Awaitable[T | None]],
                                pos: str | None) -> T | None:
         """A replica's "missing" is checked on the primary before it becomes a 404."""
         found, node = await self._read_at(fn, pos)
@@ -132,7 +130,7 @@ class Router(Pools):
             return found
         return await self._missing_on_primary(fn, pos, None)
 
-    async def _missing_on_primary(self, fn: Callable[[aiomysql.Connection], Awaitable[T]],
+    async def _missing_on_primary(self, fn: Callable[[db.Connection], Awaitable[T]],
                                   pos: str | None, absent: T) -> T:
         """What a replica did not have, read again on the primary (it may be newer than the
         replica). With the primary down: `absent`, unless the read carries a position (the

@@ -1,4 +1,4 @@
-"""Cluster storage: MariaDB / MySQL through aiomysql, a pool pair (primary, replicas).
+"""Cluster storage: MariaDB / MySQL through asyncmy, a pool pair (primary, replicas).
 
 The jobs live apart: pools.py (nodes, pools, deadlines, what a failure means), lag.py (the
 replica lag monitor), routing.py (where a read goes, the write transaction and its read
@@ -13,9 +13,6 @@ import json
 import logging
 from typing import Any, Awaitable, Callable, TypeVar
 
-import aiomysql
-import pymysql
-
 from voting import resources
 from voting.config import StorageConfig
 from voting.domain import Poll, Tally
@@ -25,6 +22,7 @@ from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, 
     IdempotencyRecord, PollSummary, StatusChange, Storage, poll_values, public_polls_query, \
     recount_tally, status_change, tally_args, tally_from_counters, tally_query
 from voting.storage.batching import Batcher
+from voting.storage.mysql import driver as db
 from voting.storage.mysql.lag import LagMonitor
 from voting.storage.mysql.pools import Stale, is_conn_error, scalar
 from voting.storage.mysql.queries import MySQLBallots, TruncatedCounters, add_counters, \
@@ -88,12 +86,12 @@ class MySQLStorage(Router, LagMonitor, Storage):
             return
         create = [s for s in statements(SCHEMA_FILE.read_text()) if "TABLE IF NOT EXISTS rankings" in s]
 
-        async def fn(conn: aiomysql.Connection) -> None:
+        async def fn(conn: db.Connection) -> None:
             async with conn.cursor() as cur:
                 await cur.execute(create[0])
         try:
             await self._run(self.primary, fn)
-        except pymysql.err.MySQLError as exc:
+        except db.MySQLError as exc:
             self.has_rankings = False
             log.warning("the rankings table is missing and cannot be created (%s): ranked "
                         "questions are refused until the schema is applied (voting/sql/mysql)",
@@ -109,7 +107,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         if set(TABLES) <= await self._run(self.primary, _tables):
             return  # created by an administrative account; the app user may not CREATE
 
-        async def create(conn: aiomysql.Connection) -> None:
+        async def create(conn: db.Connection) -> None:
             async with conn.cursor() as cur:
                 for stmt in statements(SCHEMA_FILE.read_text()):
                     await cur.execute(stmt)
@@ -123,7 +121,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
             raise StorageUnavailable("Ranked questions need the database's rankings table; "
                                      "the administrator has to apply the schema first.")
 
-        async def fn(conn: aiomysql.Connection) -> None:
+        async def fn(conn: db.Connection) -> None:
             async with conn.cursor() as cur:
                 if idem is not None:
                     await insert_idempotency(cur, [(idem, idem.status, poll.created_at)])
@@ -176,7 +174,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
                                 pos: str | None = None) -> list[PollSummary]:
         sql, args = public_polls_query(limit, before, "%s")
 
-        async def fn(conn: aiomysql.Connection) -> list[PollSummary]:
+        async def fn(conn: db.Connection) -> list[PollSummary]:
             async with conn.cursor() as cur:
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
@@ -190,14 +188,14 @@ class MySQLStorage(Router, LagMonitor, Storage):
             return await self._fresh_tallies.submit(poll_id)
         return await self._read_or_primary(self._tally_fn(poll_id), pos)
 
-    def _tally_fn(self, poll_id: str) -> Callable[[aiomysql.Connection], Awaitable[Tally | None]]:
+    def _tally_fn(self, poll_id: str) -> Callable[[db.Connection], Awaitable[Tally | None]]:
         """One poll's tally in the statement every dialect shares (tally_query)."""
         known = self._known_rankings(poll_id)
         ranked = self.has_rankings
         sql = tally_query("%s", ranked)
         args = tally_args(poll_id, known[0] if known else -1, ranked)
 
-        async def fn(conn: aiomysql.Connection) -> Tally | None:
+        async def fn(conn: db.Connection) -> Tally | None:
             async with conn.cursor() as cur:
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
@@ -211,7 +209,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         sql = tallies_query(len(poll_ids), ranked)
         args = tallies_args(poll_ids, ranked)
 
-        async def fn(conn: aiomysql.Connection) -> list[Tally | None | BaseException]:
+        async def fn(conn: db.Connection) -> list[Tally | None | BaseException]:
             async with conn.cursor() as cur:
                 await cur.execute(sql, args)
                 rows = await cur.fetchall()
@@ -239,14 +237,14 @@ class MySQLStorage(Router, LagMonitor, Storage):
                                   ) -> tuple[T, str | None]:
         # _write's transaction with BEGIN sent along with the readings and COMMIT (and the
         # read position) along with the writes: two round trips for a whole batch.
-        async def txn(conn: aiomysql.Connection) -> tuple[T, str | None]:
+        async def txn(conn: db.Connection) -> tuple[T, str | None]:
             async def attempt() -> tuple[T, str | None]:
                 async with conn.cursor() as cur:
                     tx = MySQLBallots(cur)
                     try:
                         result = await fn(tx)
                         return result, await tx.commit(self.position_sql)
-                    except pymysql.err.MySQLError as exc:
+                    except db.MySQLError as exc:
                         if not tx.wrote and is_conn_error(exc):
                             raise Stale() from exc  # nothing was sent but readings: retry
                         raise
@@ -255,7 +253,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
 
     async def get_ballot(self, poll_id: str, voter_key: str,
                          pos: str | None = None) -> BallotRecord | None:
-        async def fn(conn: aiomysql.Connection) -> BallotRecord | None:
+        async def fn(conn: db.Connection) -> BallotRecord | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT choices, receipt, created_at, updated_at FROM ballots "
                                   "WHERE poll_id = %s AND voter_key = %s", (poll_id, voter_key))
@@ -266,7 +264,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return await self._read_or_primary(fn, pos)
 
     async def code_exists(self, poll_id: str, code_hash: str, pos: str | None = None) -> bool:
-        async def fn(conn: aiomysql.Connection) -> bool | None:
+        async def fn(conn: db.Connection) -> bool | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT 1 FROM poll_codes WHERE poll_id = %s AND code_hash = %s",
                                   (poll_id, code_hash))
@@ -275,7 +273,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
 
 
     async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
-        async def fn(conn: aiomysql.Connection) -> tuple[int, bool] | None:
+        async def fn(conn: db.Connection) -> tuple[int, bool] | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
                                   (poll_id,))
@@ -305,7 +303,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         tables = ("ballots", "tally_slots", "poll_codes") + (("rankings",) if self.has_rankings
                                                              else ())
 
-        async def fn(conn: aiomysql.Connection) -> bool:
+        async def fn(conn: db.Connection) -> bool:
             async with conn.cursor() as cur:
                 n = await cur.execute("DELETE FROM polls WHERE id = %s", (poll_id,))
                 for table in tables:
@@ -315,7 +313,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return deleted, pos
 
     async def due_polls(self, now: int) -> list[str]:
-        async def fn(conn: aiomysql.Connection) -> list[str]:
+        async def fn(conn: db.Connection) -> list[str]:
             async with conn.cursor() as cur:
                 await cur.execute(DUE_POLLS.format(mark="%s"), (now,))
                 return [r[0] for r in await cur.fetchall()]
@@ -324,7 +322,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return await self._read(fn, None)
 
     async def get_idempotency(self, key_hash: str, since: int) -> IdempotencyRecord | None:
-        async def fn(conn: aiomysql.Connection) -> IdempotencyRecord | None:
+        async def fn(conn: db.Connection) -> IdempotencyRecord | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT request_hash, status, body FROM idempotency "
                                   "WHERE key_hash = %s AND created_at >= %s", (key_hash, since))
@@ -333,7 +331,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return await self._run(self.primary, fn)
 
     async def purge_idempotency(self, before: int) -> int:
-        async def fn(conn: aiomysql.Connection) -> int:
+        async def fn(conn: db.Connection) -> int:
             async with conn.cursor() as cur:
                 return int(await cur.execute("DELETE FROM idempotency WHERE created_at < %s",
                                              (before,)))
@@ -346,7 +344,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         if poll is None:
             return None
 
-        async def fn(conn: aiomysql.Connection) -> list[str]:
+        async def fn(conn: db.Connection) -> list[str]:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT choices FROM ballots WHERE poll_id = %s", (poll_id,))
                 return [r[0] for r in await cur.fetchall()]
@@ -355,7 +353,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return recount_tally(poll, tally.seq if tally else 0, stored)
 
 
-async def _tables(conn: aiomysql.Connection) -> set[str]:
+async def _tables(conn: db.Connection) -> set[str]:
     async with conn.cursor() as cur:
         await cur.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "

@@ -92,3 +92,16 @@ async def test_json_lines_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFi
         assert entry["server"] == "json1"
         for secret in secrets:
             assert secret not in line, line
+
+
+def test_the_line_formatter_writes_what_the_standard_one_does() -> None:
+    """The timestamp is cached per second: across and within seconds, every line equals the
+    standard formatter's."""
+    from voting.cli import LOG_FORMAT, LineFormatter
+    mine, standard = LineFormatter(), logging.Formatter(LOG_FORMAT)
+    for created in (1_764_892_800.0, 1_764_892_800.5, 1_764_892_800.999, 1_764_892_801.001,
+                    1_764_892_801.25, 1_764_896_461.75, 1_764_892_800.125):
+        record = logging.LogRecord("voting.access", logging.INFO, __file__, 1,
+                                   "%d %s", (201, "POST"), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert mine.format(record) == standard.format(record)

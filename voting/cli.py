@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 from voting import config as config_mod
@@ -112,8 +113,32 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class LineFormatter(logging.Formatter):
+    """LOG_FORMAT with the standard timestamp, formatted once a second rather than once a
+    line: strftime was a third of the access log's cost at thousands of requests a second."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+        self._second: int | None = None
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(second))
+            self._second = second
+        return "%s,%03d" % (self._stamp, record.msecs)  # the standard default_msec_format
+
+
 def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(LineFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # One access line per request: at thousands a second, looking up the caller's frame, the
     # thread and the process for each record (which our format never shows) cost a few
     # percent of a backend's CPU. The logging HOWTO's "Optimization" section names these.

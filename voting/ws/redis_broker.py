@@ -24,13 +24,13 @@ kept back is relayed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
 import time
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -151,14 +151,14 @@ class RedisBroker(Broker):
             keep = set(newest.values())
             now = time.time()
             # (channel, payload, the poll when it is a tally: who heard it matters)
-            messages = [(self.channel(poll_id), json.dumps(
+            messages = [(self.channel(poll_id), orjson.dumps(
                 {"o": self.origin, "t": now, "p": poll_id, "e": event}),
                 poll_id if event.get("type") == "tally" else None)
                 for i, (poll_id, event) in enumerate(batch)
                 if event.get("type") not in ("changed", "tally", "watching") or i in keep]
             if watching:
                 messages.append((self.control_channel,
-                                 json.dumps({"o": self.origin, "watching": watching}), None))
+                                 orjson.dumps({"o": self.origin, "watching": watching}), None))
             announcements = self._announcements
             try:
                 assert self._client is not None
@@ -186,7 +186,7 @@ class RedisBroker(Broker):
                     self._unheard(tallied)
 
     async def _beacon(self) -> None:
-        payload = json.dumps({"o": self.origin, "beacon": True})
+        payload = orjson.dumps({"o": self.origin, "beacon": True})
         while True:
             await asyncio.sleep(BEACON_EVERY)
             if not self._connected or self._client is None:
@@ -331,7 +331,7 @@ class RedisBroker(Broker):
             self._listener.on_resync()
             self._may_have_missed_announcements()
         try:
-            msg = json.loads(data)
+            msg = orjson.loads(data)
             if msg.get("beacon"):
                 return
             if "watching" in msg:

@@ -24,11 +24,12 @@ watchers is not slowed by the crowd on another.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
+
+import orjson
 
 from voting.definitions import PollDefinitions
 from voting.domain import Poll, Tally, is_admin, now_ms, results_visible
@@ -118,7 +119,7 @@ def tally_frame(frame_type: str, poll: Poll, tally: Tally, with_counts: bool) ->
 
 
 def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(frame).decode("utf-8")
 
 
 class Pacer:

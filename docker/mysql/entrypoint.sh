@@ -25,9 +25,9 @@ chown mysql:mysql "$datadir"
 chmod 0700 "$datadir"
 
 args=(--user=mysql "--datadir=$datadir" "--socket=$SOCKET" "--server-id=$server_id"
-      --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --gtid-strict-mode=1
-      --log-slave-updates --skip-name-resolve --character-set-server=utf8mb4
-      --collation-server=utf8mb4_unicode_ci --max-connections=500)
+      --log-bin=mysql-bin --relay-log=relay-bin --binlog-format=ROW --binlog-row-image=MINIMAL
+      --gtid-strict-mode=1 --log-slave-updates --skip-name-resolve
+      --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --max-connections=500)
 case "$role" in
   primary) args+=(--innodb-flush-log-at-trx-commit=1 --sync-binlog=1) ;;
   replica) args+=(--read-only=1 "--innodb-flush-log-at-trx-commit=${VOTING_REPLICA_FLUSH:-2}"

@@ -376,3 +376,23 @@ async def test_ballots_nobody_watches_are_not_relayed_until_a_feed_opens(
         await feed.close()
     finally:
         api1.close()
+
+
+async def test_a_malformed_relay_message_is_ignored(tmp_path: Path) -> None:
+    """Whatever else lands on a poll's channel is dropped with a warning; the relay goes on."""
+    import redis.asyncio as aioredis
+    async with two_brokers(tmp_path) as (redis, watcher, writer, seen, _):
+        await eventually(lambda: _up(watcher))
+        watcher.watch("p1")
+        await watcher.subscribed("p1")
+        client = aioredis.from_url(redis_proc.url(redis.port))
+        try:
+            for raw in (b"not json", b"[1, 2]", b'{"p": "p1"}', b'{"o": "x", "p": "p1", "e": 5}',
+                        b'{"o": "x", "p": 7, "e": {"type": "tally"}}', b"\xff\xfe"):
+                await client.publish(watcher.channel("p1"), raw)
+        finally:
+            await client.aclose()
+        writer.relay("p1", {"type": "tally", "seq": 1})
+        await eventually(lambda: _heard(seen, "p1"))
+        assert seen.events == [("p1", {"type": "tally", "seq": 1})]
+        assert watcher.connected

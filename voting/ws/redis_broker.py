@@ -73,10 +73,10 @@ class RedisBroker(Broker):
         # if none of these crossed it.
         self._announcements = 0
 
-    def _new_client(self) -> aioredis.Redis:
+    def _new_client(self, decode: bool = True) -> aioredis.Redis:
         return aioredis.from_url(self.url, password=self.password, socket_connect_timeout=2,
                                  socket_timeout=None, health_check_interval=0,
-                                 decode_responses=True)
+                                 decode_responses=decode)
 
     def channel(self, poll_id: str) -> str:
         return f"{self.prefix}:poll:{poll_id}"
@@ -261,7 +261,9 @@ class RedisBroker(Broker):
         backoff = BACKOFF_START
         first = True
         while True:
-            client = self._new_client()
+            # Messages stay bytes: one that is not UTF-8 is then a malformed message dropped
+            # by _on_message, not a decoding error that takes the subscription down.
+            client = self._new_client(decode=False)
             pubsub = client.pubsub()
             commands: asyncio.Task[None] | None = None
             try:
@@ -281,7 +283,7 @@ class RedisBroker(Broker):
                     if kind == "message":
                         self._on_message(message["data"])
                     elif kind == "subscribe":
-                        self._on_subscribed(message["channel"])
+                        self._on_subscribed(bytes(message["channel"]).decode("utf-8"))
                 raise ConnectionError("pub/sub ended")
             except asyncio.CancelledError:
                 raise
@@ -322,7 +324,7 @@ class RedisBroker(Broker):
         self._announcements += 1
         self._watching(poll_ids)
 
-    def _on_message(self, data: str) -> None:
+    def _on_message(self, data: bytes | str) -> None:
         now = time.monotonic()
         was_stale = self._connected and now - self._last_heard >= STALE_AFTER
         self._last_heard = now

@@ -283,7 +283,7 @@ class RedisBroker(Broker):
                     if kind == "message":
                         self._on_message(message["data"])
                     elif kind == "subscribe":
-                        self._on_subscribed(bytes(message["channel"]).decode("utf-8"))
+                        self._on_subscribed(message["channel"].decode())
                 raise ConnectionError("pub/sub ended")
             except asyncio.CancelledError:
                 raise
@@ -324,7 +324,7 @@ class RedisBroker(Broker):
         self._announcements += 1
         self._watching(poll_ids)
 
-    def _on_message(self, data: bytes | str) -> None:
+    def _on_message(self, data: bytes) -> None:
         now = time.monotonic()
         was_stale = self._connected and now - self._last_heard >= STALE_AFTER
         self._last_heard = now

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +33,14 @@ SMALL = ["--ballots", "120", "--concurrency", "8", "--watch-concurrency", "8",
          "--bws-seconds", "0.5"]
 
 
-async def run_bench(tmp: Path, *args: str) -> tuple[int, dict[str, Any], str, str]:
+async def run_bench(tmp: Path, *args: str, env: dict[str, str] | None = None
+                    ) -> tuple[int, dict[str, Any], str, str]:
     out_file = tmp / "bench.json"
+    out_file.unlink(missing_ok=True)
     proc = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "voting", "bench", *args, "--json", str(out_file)],
-        cwd=str(ROOT), capture_output=True, text=True, timeout=240)
+        cwd=str(ROOT), capture_output=True, text=True, timeout=240,
+        env={**os.environ, **(env or {})})
     report = json.loads(out_file.read_text()) if out_file.exists() else {}
     return proc.returncode, report, proc.stdout, proc.stderr
 
@@ -137,6 +142,50 @@ async def test_every_scenario_on_the_local_cluster(local_cluster: Any, tmp_path:
     assert len(report["results"]["fanout"]["runs"][1]["per_backend"]) >= 2
 
 
+@pytest.mark.integration
+async def test_a_deployment_the_bench_did_not_start(local_cluster: Any, tmp_path: Path) -> None:
+    """--url alone on a cluster, as on a Compose stack: its port here is nginx's, so nothing
+    is counted as the servers' CPU; B_ins runs on the primary VOTING_BENCH_PRIMARY names,
+    with the account given there; what needs the backends' own processes is refused."""
+    password = secrets.token_hex(12)
+    primary = local_cluster.primary
+    primary.query("CREATE DATABASE IF NOT EXISTS bench_scratch")
+    primary.query("CREATE USER IF NOT EXISTS 'bench'@'%%' IDENTIFIED BY %s", (password,))
+    primary.query("GRANT CREATE, DROP, INSERT ON bench_scratch.* TO 'bench'@'%'")
+    dsn = f"mysql://bench:{password}@127.0.0.1:{local_cluster.port('primary')}/bench_scratch"
+    small = ["--ballots", "60", "--concurrency", "4", "--watch-concurrency", "4",
+             "--subscribers", "6", "--sub-procs", "1", "--bws-seconds", "0.5"]
+    code, report, out, err = await run_bench(tmp_path, "hot", "fanout", "--url",
+                                             local_cluster.url, *small,
+                                             env={"VOTING_BENCH_PRIMARY": dsn})
+    assert code == 0, err[-3000:]
+    assert report["mode"] == "server" and report["backends"] == [] and report["ok"] is True
+    hot = report["results"]["hot"]["runs"][0]
+    assert hot["exact"] is True and "MariaDB" in hot["B_ins"]["what"]
+    assert hot["B_ins"]["inserts_per_second"] > 0 and hot["ratio_to_B_ins"] is not None
+    assert set(hot["cpu_cores"]) <= {"generator", "machine", "others"}
+    fan = report["results"]["fanout"]["runs"][0]
+    assert fan["every_subscriber_whole"] is True and fan["exact"] is True
+    assert password not in out + err + json.dumps(report)
+    assert primary.query("SHOW TABLES FROM bench_scratch") == []  # the scratch table is gone
+
+    # Without a primary, B_ins is not measured rather than measured on something else.
+    code, report, out, err = await run_bench(tmp_path, "hot", "--url", local_cluster.url,
+                                             *small, env={"VOTING_BENCH_PRIMARY": ""})
+    assert code == 0, err[-3000:]
+    hot = report["results"]["hot"]["runs"][0]
+    assert hot["B_ins"] is None and hot["ratio_to_B_ins"] is None and hot["exact"] is True
+    assert "started elsewhere" in out
+
+    for args in (["idle"], ["slow"], ["fanout", "--direct"]):
+        code, report, out, err = await run_bench(tmp_path, *args, "--url", local_cluster.url)
+        assert code == 2 and report == {}, (args, err[-2000:])
+        assert "--cluster, --dir DIR or the embedded server" in err
+    code, _, _, err = await run_bench(tmp_path, "hot", "--url", local_cluster.url,
+                                      env={"VOTING_BENCH_PRIMARY": "bench@host"})
+    assert code == 2 and "mysql://USER:PASSWORD@HOST:PORT/DATABASE" in err
+
+
 def test_the_phase_before_the_stall_is_as_long_as_the_stall_unless_given() -> None:
     """Both p99s of `slow` come from as many ballots: the tail of a shorter phase is a few
     ballots whose subscribers' latencies move together."""
@@ -144,3 +193,28 @@ def test_the_phase_before_the_stall_is_as_long_as_the_stall_unless_given() -> No
     add_arguments(p)
     assert _options(p.parse_args(["slow", "--stall", "45"])).slow_before == 45
     assert _options(p.parse_args(["slow", "--slow-before", "10"])).slow_before == 10
+
+
+def test_the_primary_of_a_deployment_comes_from_the_environment() -> None:
+    from voting.bench import primary_from_environment
+    from voting.bench.run import BenchError
+    assert primary_from_environment({}) is None
+    assert primary_from_environment({"VOTING_BENCH_PRIMARY": " "}) is None
+    assert primary_from_environment(
+        {"VOTING_BENCH_PRIMARY": "mysql://be%40nch:p%3Ass%2Fw@db.example:3307/scratch"}) == {
+        "host": "db.example", "port": 3307, "user": "be@nch", "password": "p:ss/w",
+        "database": "scratch"}
+    assert primary_from_environment(
+        {"VOTING_BENCH_PRIMARY": "mysql://bench:pw@10.0.0.2/scratch"})["port"] == 3306
+    for wrong in ("bench@host", "postgres://u:p@h/db", "mysql://u:p@h:3306/", "mysql://h/db",
+                  "mysql://u:p@h:99999/db", "mysql://u:p@h/a/b"):
+        with pytest.raises(BenchError, match="mysql://USER:PASSWORD@HOST:PORT/DATABASE"):
+            primary_from_environment({"VOTING_BENCH_PRIMARY": wrong})
+
+
+async def test_a_url_where_no_voting_server_answers_is_refused(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+    code, report, out, err = await run_bench(tmp_path, "hot", "--url",
+                                             f"http://127.0.0.1:{free_port()}")
+    assert code == 2 and report == {}
+    assert "/readyz" in err

@@ -4,7 +4,9 @@ Scenarios (all by default with --cluster: hot and fanout):
 
 * hot     ballots on one poll; B_nop (GET /healthz through the same entry point
           and concurrency) and B_ins (single-row autocommit INSERTs on the same
-          primary, or SQLite file for the embedded server) measured alongside;
+          primary, or SQLite file for the embedded server; for a deployment
+          the bench did not start, the primary of $VOTING_BENCH_PRIMARY, else
+          none) measured alongside;
 * fanout  ballots while S subscribers watch; vote -> tally latency on every
           subscriber; B_ws (a bare Tornado process broadcasting one message to as
           many sockets as the busiest backend holds);
@@ -21,18 +23,22 @@ check fails.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from voting.bench.run import SCENARIOS, Backend, BenchError, Options, Target, dumps, main_report, \
     pid_listening_on
 from voting.bench.report import table
 
 __all__ = ["add_arguments", "run_bench"]
+
+# B_ins's primary when the bench did not start the deployment (--url).
+PRIMARY_VARIABLE = "VOTING_BENCH_PRIMARY"
 
 
 def _ints(text: str) -> list[int]:
@@ -43,7 +49,10 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                    help=f"any of {', '.join(SCENARIOS)} (default: hot fanout)")
     where = b.add_mutually_exclusive_group()
-    where.add_argument("--url", help="a running server or cluster (default http://127.0.0.1:8080)")
+    where.add_argument("--url", help="a running server or cluster (default "
+                       "http://127.0.0.1:8080); for one the bench did not start, B_ins runs "
+                       f"on the primary in ${PRIMARY_VARIABLE} "
+                       "(mysql://USER:PASSWORD@HOST:PORT/DATABASE)")
     where.add_argument("--cluster", action="store_true",
                        help="start a local cluster for the run and stop it after")
     b.add_argument("--dir", help="state dir of a running local cluster (its backends' ports and "
@@ -122,14 +131,62 @@ def _cluster_target(cluster: Any, tally_interval: float) -> Target:
 
 
 def _single_target(url: str, tally_interval: float) -> Target:
+    """--url alone: the embedded server (its process found by its port: CPU and RSS), or,
+    when its /readyz names another storage, a deployment the bench did not start (a
+    Compose stack, a cluster elsewhere): whose port here may be nginx's or a container
+    engine's, not a server's, so nothing is counted as the servers' CPU or memory, and B_ins
+    runs on the primary that VOTING_BENCH_PRIMARY names (else it is not measured)."""
     from voting.bench.clients import host_port
     _, port = host_port(url)
-    name = "server"
-    pid = pid_listening_on(port)
-    return Target(url=url, mode="embedded", backends=[Backend(name, port, pid)],
-                  roles={"server": [pid]} if pid else {},
-                  scratch_dir=tempfile.gettempdir() if not os.path.isdir(".run") else ".run",
-                  tally_interval=tally_interval)
+    if readyz_storage(url) == "sqlite":
+        pid = pid_listening_on(port)
+        return Target(url=url, mode="embedded", backends=[Backend("server", port, pid)],
+                      roles={"server": [pid]} if pid else {},
+                      scratch_dir=tempfile.gettempdir() if not os.path.isdir(".run") else ".run",
+                      tally_interval=tally_interval)
+    return Target(url=url, mode="server", backends=[],
+                  mysql=primary_from_environment(os.environ),
+                  scratch_dir=tempfile.gettempdir(), tally_interval=tally_interval)
+
+
+def readyz_storage(url: str) -> str:
+    """The storage a server's /readyz names ("sqlite", "mysql")."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=10) as r:
+            body = json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        raise BenchError(f"{url}/readyz answered {exc.code}: the server is not ready") from None
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{url}/readyz: {exc}") from None
+    storage = body.get("storage") if isinstance(body, dict) else None
+    if not isinstance(storage, str):
+        raise BenchError(f"{url}/readyz does not say which storage it uses: not a voting server?")
+    return storage
+
+
+
+def primary_from_environment(environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """B_ins's primary for a deployment: mysql://USER:PASSWORD@HOST:PORT/DATABASE from the
+    environment (a password does not belong on a command line). The account creates,
+    fills and drops a scratch table in that database."""
+    from urllib.parse import unquote, urlsplit
+    text = environ.get(PRIMARY_VARIABLE, "").strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    try:
+        port = parts.port or 3306
+    except ValueError:
+        port = 0
+    database = unquote(parts.path.lstrip("/"))
+    if parts.scheme != "mysql" or not parts.hostname or not parts.username or not port \
+            or not database or "/" in database:
+        raise BenchError(f"{PRIMARY_VARIABLE} must look like "
+                         "mysql://USER:PASSWORD@HOST:PORT/DATABASE")
+    return {"host": parts.hostname, "port": port, "user": unquote(parts.username),
+            "password": unquote(parts.password or ""), "database": database}
 
 
 def _cluster_environment(args: argparse.Namespace) -> dict[str, str]:

@@ -40,8 +40,9 @@ def plot(out_dir: Path, reports: list[dict[str, Any]]) -> list[Path]:
                      label=f"{label}: ballots")
             ax1.plot(xs, [x["B_nop"]["requests_per_second"] for x in runs], "s--", color=color,
                      label=f"{label}: B_nop (no-op)")
-            ax1.plot(xs, [x["B_ins"]["inserts_per_second"] for x in runs], "^:", color=color,
-                     label=f"{label}: B_ins (inserts)")
+            if all(x["B_ins"] for x in runs):  # not measured on a deployment without a primary
+                ax1.plot(xs, [x["B_ins"]["inserts_per_second"] for x in runs], "^:",
+                         color=color, label=f"{label}: B_ins (inserts)")
             ax2.plot(xs, [x["ballot_latency_ms"]["p99"] for x in runs], "o-", color=color,
                      label=f"{label}: ballot p99")
             ax2.plot(xs, [x["ballot_latency_ms"]["p50"] for x in runs], "o--", color=color,

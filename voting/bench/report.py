@@ -47,8 +47,10 @@ def cpu_per_ballot(run: dict[str, Any]) -> float | None:
 
 def table(report: dict[str, Any]) -> str:
     res = report["results"]
-    lines = [f"voting bench — {report['mode']} at {report['url']} "
-             f"({len(report['backends'])} backend(s)), {report['started']}, "
+    processes = (f"({len(report['backends'])} backend(s))" if report["backends"] else
+                 "(started elsewhere: no CPU or memory of its processes)")
+    lines = [f"voting bench — {report['mode']} at {report['url']} {processes}, "
+             f"{report['started']}, "
              f"load {res.get('load_average_before')} -> {res.get('load_average_after')}", ""]
     if "hot" in res:
         lines.append("hot poll")
@@ -57,7 +59,8 @@ def table(report: dict[str, Any]) -> str:
              "exact", "srv ms CPU/ballot", "CPU cores during the ballots"],
             [[r["concurrency"], r["ballots_per_second"], r["ballot_latency_ms"]["p50"],
               r["ballot_latency_ms"]["p99"], r["B_nop"]["requests_per_second"],
-              r["ratio_to_B_nop"], r["B_ins"]["inserts_per_second"], r["ratio_to_B_ins"],
+              r["ratio_to_B_nop"], (r["B_ins"] or {}).get("inserts_per_second"),
+              r["ratio_to_B_ins"],
               r["exact"], cpu_per_ballot(r), cpu(r.get("cpu_cores"))]
              for r in res["hot"]["runs"]])
         lines.append("")

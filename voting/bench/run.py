@@ -39,7 +39,7 @@ class Backend:
 @dataclass
 class Target:
     url: str
-    mode: str  # embedded | cluster
+    mode: str  # embedded | cluster | server (a deployment the bench did not start)
     backends: list[Backend]
     mysql: dict[str, Any] | None = None  # app user's DSN on the primary (B_ins)
     mysql_root_socket: str | None = None  # for the scratch table's DDL
@@ -444,7 +444,9 @@ class Bench:
                 "latency": latency_ms([x for a in answers for x in a["latencies"]]),
                 "statuses": statuses}
 
-    async def b_ins(self, concurrency: int, n: int) -> dict[str, Any]:
+    async def b_ins(self, concurrency: int, n: int) -> dict[str, Any] | None:
+        if self.t.mysql is None and self.t.mode == "server":
+            return None  # no primary named: a SQLite file here says nothing about it
         if self.t.mysql is not None:
             table = "bench_ins"
             await asyncio.to_thread(self._mysql_ddl, f"CREATE TABLE IF NOT EXISTS {table} "
@@ -559,12 +561,13 @@ class Bench:
                    "ballot_latency_ms": cast["latency"], "exact": exact,
                    "cpu_cores": cast["cpu_cores"], "B_nop": nop, "B_ins": ins,
                    "ratio_to_B_nop": ratio(cast["ballots_per_second"], nop["requests_per_second"]),
-                   "ratio_to_B_ins": ratio(cast["ballots_per_second"], ins["inserts_per_second"])}
+                   "ratio_to_B_ins": ratio(cast["ballots_per_second"],
+                                           ins["inserts_per_second"]) if ins else None}
             if not exact:
                 self.failures.append(f"hot c={c}: the tally is not exact")
             progress(f"hot c={c}: {row['ballots_per_second']} ballots/s "
-                     f"(B_nop {nop['requests_per_second']}/s, B_ins {ins['inserts_per_second']}/s)"
-                     f", exact={exact}")
+                     f"(B_nop {nop['requests_per_second']}/s, B_ins "
+                     f"{ins['inserts_per_second'] if ins else '-'}/s), exact={exact}")
             rows.append(row)
         return {"runs": rows}
 
@@ -782,6 +785,13 @@ def describe_machine() -> dict[str, Any]:
 
 
 def main_report(target: Target, opts: Options) -> dict[str, Any]:
+    if not target.backends:
+        needs = [s for s in opts.scenarios if s in ("idle", "slow")] + \
+            (["--direct"] if opts.direct else [])
+        if needs:
+            raise BenchError(f"{', '.join(needs)} measure a backend's own memory or port, and "
+                             f"the bench does not know the processes behind {target.url}: "
+                             "use --cluster, --dir DIR or the embedded server")
     bench = Bench(target, opts)
     bench.spawn()
     try:

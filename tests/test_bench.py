@@ -156,10 +156,11 @@ async def test_a_deployment_the_bench_did_not_start(local_cluster: Any, tmp_path
     small = ["--ballots", "60", "--concurrency", "4", "--watch-concurrency", "4",
              "--subscribers", "6", "--sub-procs", "1", "--bws-seconds", "0.5"]
     code, report, out, err = await run_bench(tmp_path, "hot", "fanout", "--url",
-                                             local_cluster.url, *small,
+                                             local_cluster.url, *small, "--browser-headers",
                                              env={"VOTING_BENCH_PRIMARY": dsn})
     assert code == 0, err[-3000:]
     assert report["mode"] == "server" and report["backends"] == [] and report["ok"] is True
+    assert report["options"]["browser_headers"] is True
     hot = report["results"]["hot"]["runs"][0]
     assert hot["exact"] is True and "MariaDB" in hot["B_ins"]["what"]
     assert hot["B_ins"]["inserts_per_second"] > 0 and hot["ratio_to_B_ins"] is not None

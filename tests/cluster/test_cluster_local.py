@@ -6,6 +6,7 @@ orchestration: lifecycle, environment plumbing, nginx routing and its errors.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import http.client
 import json
 import signal
@@ -129,6 +130,29 @@ def test_nginx_forwards_the_client_address(cluster: LocalCluster) -> None:
     headers = json.loads(body)["headers"]
     assert headers["X-Real-Ip"] == "127.0.0.1"
     assert headers["X-Forwarded-For"] == "127.0.0.1"  # set, not appended to a spoofed one
+
+
+def test_nginx_passes_what_the_backends_read_and_drops_what_none_does(
+        cluster: LocalCluster) -> None:
+    """A phone's fetch through nginx: the headers the API and Tornado read reach the backend,
+    the ones no backend reads (each parsed for nothing, on every request) do not."""
+    from voting.bench.clients import BROWSER_HEADERS
+    read = {"Authorization": "Bearer a", "X-Voter-Token": "t", "Idempotency-Key": "k",
+            "Cookie": "voter=v", "Accept": "application/json", "Accept-Encoding": "gzip",
+            "Origin": "https://vote.example.org", "If-None-Match": '"e"'}
+    unread = {"DNT": "1", "Sec-Fetch-User": "?1", "Upgrade-Insecure-Requests": "1"}
+    status, answer, body = request(cluster.url or "", "/api/echo",
+                                   headers={**dict(BROWSER_HEADERS), **unread, **read})
+    assert status == 200
+    if answer.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    got = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
+    for name, value in read.items():
+        assert got.get(name.lower()) == value, name
+    dropped = {n.lower() for n, _ in BROWSER_HEADERS} - {n.lower() for n in read} | \
+        {n.lower() for n in unread}
+    assert len(dropped) == 13 and not dropped & set(got), dropped & set(got)
+    assert "upgrade" not in got and "connection" not in got  # no upgrade asked: reusable
 
 
 def test_static_client_and_spa_fallback(cluster: LocalCluster) -> None:

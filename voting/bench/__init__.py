@@ -89,6 +89,9 @@ def add_arguments(b: argparse.ArgumentParser) -> None:
     b.add_argument("--voter-procs", type=int, default=2,
                    help="voter processes of the load generator (default 2)")
     b.add_argument("--bws-seconds", type=float, default=3.0, help="B_ws broadcast time (3 s)")
+    b.add_argument("--browser-headers", action="store_true",
+                   help="the voters' requests and B_nop's carry the headers a phone's browser "
+                        "sends (User-Agent, Accept-*, Sec-Fetch-*, client hints: 13 more)")
     b.add_argument("--direct", action="store_true",
                    help="fanout: all subscribers on the first backend, not through nginx")
     b.add_argument("--tally-interval", type=float, default=0.1,
@@ -112,7 +115,7 @@ def _options(args: argparse.Namespace) -> Options:
                    watch_concurrency=max(1, args.watch_concurrency),
                    phase_seconds=args.phase_seconds,
                    bws_seconds=args.bws_seconds,
-                   direct=args.direct)
+                   direct=args.direct, browser_headers=args.browser_headers)
 
 
 def _cluster_target(cluster: Any, tally_interval: float) -> Target:

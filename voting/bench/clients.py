@@ -21,11 +21,33 @@ def host_port(url: str) -> tuple[str, int]:
                                                          else 80)
 
 
+# What a phone's browser sends with every request of the web client (Chrome on Android,
+# a fetch from the page; the cookies and the body's own headers aside). `--browser-headers`
+# adds them to the voters' requests and B_nop's: a backend parses each one it is passed.
+BROWSER_HEADERS = (
+    ("User-Agent", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+                   "Chrome/131.0.0.0 Mobile Safari/537.36"),
+    ("Accept", "*/*"),
+    ("Accept-Language", "en-GB,en-US;q=0.9,en;q=0.8"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Origin", "https://vote.example.org"),
+    ("Referer", "https://vote.example.org/p/a1b2c3d4"),
+    ("Sec-Fetch-Site", "same-origin"),
+    ("Sec-Fetch-Mode", "cors"),
+    ("Sec-Fetch-Dest", "empty"),
+    ("sec-ch-ua", '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"'),
+    ("sec-ch-ua-mobile", "?1"),
+    ("sec-ch-ua-platform", '"Android"'),
+    ("Priority", "u=1, i"),
+)
+
+
 class HttpConn:
     """One keep-alive HTTP/1.1 connection; reconnects when the server closed it."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, extra: tuple[tuple[str, str], ...] = ()) -> None:
         self.host, self.port = host, port
+        self.extra = extra  # headers sent with every request
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -35,7 +57,7 @@ class HttpConn:
     async def request(self, method: str, path: str, body: bytes | None = None,
                       headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        for k, v in (headers or {}).items():
+        for k, v in (*self.extra, *(headers or {}).items()):
             head.append(f"{k}: {v}")
         if body is not None:
             head.append("Content-Type: application/json")

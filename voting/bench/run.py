@@ -183,6 +183,7 @@ class Options:
     direct: bool
     phase_seconds: float = 60.0
     slow_warmup: float = 5.0
+    browser_headers: bool = False
 
 
 class Bench:
@@ -286,7 +287,9 @@ class Bench:
         # Each voter process holds its own tokens: process k casts plan[k::V] with them.
         per = -(-n // len(self.voters))
         answers = await self.all_voters([{"cmd": "tokens", "n": per, "host": host, "port": port,
-                                          "concurrency": 50} for _ in self.voters])
+                                          "concurrency": 50,
+                                          "browser_headers": self.o.browser_headers}
+                                         for _ in self.voters])
         self.tokens = min(a["tokens"] for a in answers) * len(self.voters)
         if self.tokens < n:
             raise BenchError(f"only {self.tokens} of {n} voter tokens issued: "
@@ -310,7 +313,8 @@ class Bench:
         answers = await self.all_voters([
             {"cmd": "ballots", "host": host, "port": port, "concurrency": max(1, conc[k]),
              "plan": plan[k::v], "rate": rate / v, "first_token": -(-first_token // v),
-             "max_seconds": 0 if rate else self.o.phase_seconds}
+             "max_seconds": 0 if rate else self.o.phase_seconds,
+             "browser_headers": self.o.browser_headers}
             for k in range(v)])
         cpu = cpu_cores(cpu_before, await asyncio.to_thread(cpu_snapshot, roles),
                         time.monotonic() - wall_before)
@@ -432,7 +436,8 @@ class Bench:
     async def b_nop(self, concurrency: int, n: int) -> dict[str, Any]:
         host, port = self.t.host_port
         answers = await self.all_voters([
-            {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m}
+            {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m,
+             "browser_headers": self.o.browser_headers}
             for c, m in zip(self._split(concurrency), self._split(n))])
         ok = sum(a["statuses"].get("200", 0) for a in answers)
         seconds = max(a["seconds"] for a in answers)

@@ -24,7 +24,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
-from voting.bench.clients import FeedRecord, HttpConn, WsReader, call_json, open_feed
+from voting.bench.clients import BROWSER_HEADERS, FeedRecord, HttpConn, WsReader, call_json, \
+    open_feed
 from voting.bench.stats import Histogram
 
 Handler = Callable[[dict[str, Any]], Any]
@@ -216,17 +217,19 @@ class VoterWorker:
         return {"tokens": self.issue_tokens, "ballots": self.ballots, "nop": self.nop,
                 "close": self.close}
 
-    def _pool(self, host: str, port: int, n: int) -> list[HttpConn]:
-        if len(self.conns) < n or (self.conns and (self.conns[0].host, self.conns[0].port)
-                                   != (host, port)):
+    def _pool(self, cmd: dict[str, Any], n: int) -> list[HttpConn]:
+        host, port = cmd["host"], cmd["port"]
+        extra = BROWSER_HEADERS if cmd.get("browser_headers") else ()
+        if len(self.conns) < n or (self.conns and (self.conns[0].host, self.conns[0].port,
+                                                   self.conns[0].extra) != (host, port, extra)):
             for c in self.conns:
                 c.close()
-            self.conns = [HttpConn(host, port) for _ in range(n)]
+            self.conns = [HttpConn(host, port, extra) for _ in range(n)]
         return self.conns[:n]
 
     async def issue_tokens(self, cmd: dict[str, Any]) -> dict[str, Any]:
         need = cmd["n"] - len(self.tokens)
-        conns = self._pool(cmd["host"], cmd["port"], cmd.get("concurrency", 50))
+        conns = self._pool(cmd, cmd.get("concurrency", 50))
         statuses: dict[str, int] = {}
         todo = iter(range(max(0, need)))
 
@@ -243,7 +246,7 @@ class VoterWorker:
     async def ballots(self, cmd: dict[str, Any]) -> dict[str, Any]:
         """cmd: host, port, concurrency, plan [[poll, qid, option] ...] (one per token, in
         order), first_token, rate (ballots/s, 0 = as fast as possible)."""
-        conns = self._pool(cmd["host"], cmd["port"], cmd["concurrency"])
+        conns = self._pool(cmd, cmd["concurrency"])
         plan = cmd["plan"]
         first = cmd.get("first_token", 0)
         if first + len(plan) > len(self.tokens):
@@ -275,7 +278,7 @@ class VoterWorker:
         return {"records": records, "seconds": elapsed}
 
     async def nop(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        conns = self._pool(cmd["host"], cmd["port"], cmd["concurrency"])
+        conns = self._pool(cmd, cmd["concurrency"])
         todo = iter(range(cmd["n"]))
         statuses: dict[str, int] = {}
         lat: list[float] = []

@@ -169,7 +169,6 @@ def readyz_storage(url: str) -> str:
     return storage
 
 
-
 def primary_from_environment(environ: Mapping[str, str]) -> dict[str, Any] | None:
     """B_ins's primary for a deployment: mysql://USER:PASSWORD@HOST:PORT/DATABASE from the
     environment (a password does not belong on a command line). The account creates,

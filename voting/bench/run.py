@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -453,8 +454,10 @@ class Bench:
         if self.t.mysql is None and self.t.mode == "server":
             return None  # no primary named: a SQLite file here says nothing about it
         if self.t.mysql is not None:
-            table = "bench_ins"
-            await asyncio.to_thread(self._mysql_ddl, f"CREATE TABLE IF NOT EXISTS {table} "
+            # A name of its own: the database may be a deployment's, where a table called
+            # like this one could exist (CREATE fails rather than the DROP taking it).
+            table = f"bench_ins_{secrets.token_hex(4)}"
+            await asyncio.to_thread(self._mysql_ddl, f"CREATE TABLE {table} "
                                     "(id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)")
             try:
                 ans = await self.rpc(self.inserter, {"cmd": "inserts", "dsn": self.t.mysql,

@@ -208,7 +208,7 @@ class PollService:
         now = domain.now_ms()
         closed = []
         for poll_id in await self.storage.due_polls(now):
-            change = await self.storage.set_status(poll_id, "closed", now)
+            change = await self.storage.set_status(poll_id, "closed", now, if_due=True)
             if change is not None and change.changed:  # another backend may have been first
                 closed.append(poll_id)
                 await self.broker.publish(poll_id, {"type": "status", "status": "closed",

@@ -271,14 +271,19 @@ async def check_closes_at(storage: Storage, count_rows: CountRows) -> None:
     with pytest.raises(PollClosed):  # past closes_at, even before anything closed it
         await cast(storage, poll, "v:2", {"q1": ["o1"]}, now=now + 1000)
     assert poll.id in await storage.due_polls(now + 2000)
-    change = await storage.set_status(poll.id, "closed", now + 2000)
-    assert change is not None
+    change = await storage.set_status(poll.id, "closed", now + 2000, if_due=True)
+    assert change is not None and change.changed
     assert poll.id not in await storage.due_polls(now + 3000)
     closed = await storage.get_poll(poll.id)
     assert closed is not None and closed.status == "closed" and closed.closed_at == now + 2000
     await storage.set_status(poll.id, "open", now + 3000)
     reopened = await storage.get_poll(poll.id)
     assert reopened is not None and reopened.closes_at is None and reopened.closed_at is None
+    # A sweep that listed the poll as due before the reopen leaves it open.
+    late_sweep = await storage.set_status(poll.id, "closed", now + 3000, if_due=True)
+    assert late_sweep is not None and not late_sweep.changed
+    still = await storage.get_poll(poll.id)
+    assert still is not None and still.status == "open" and still.closed_at is None
     await cast(storage, poll, "v:2", {"q1": ["o2"]}, now=now + 4000)
     # A closes_at in the future survives a reopen.
     later, _ = await make_poll(storage, now=now, closes_at=domain.ms_to_rfc3339(now + 86_400_000))

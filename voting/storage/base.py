@@ -197,10 +197,14 @@ def recount_tally(poll: Poll, seq: int, stored_choices: list[str]) -> Tally:
     return Tally(poll.id, seq, poll.status, len(stored_choices), counts, Rankings(rankings))
 
 
-def status_change(stored: str, closes_at: int | None, target: str,
-                  now: int) -> tuple[bool, int | None]:
+def status_change(stored: str, closes_at: int | None, target: str, now: int,
+                  if_due: bool = False) -> tuple[bool, int | None] | None:
     """Closing or reopening a poll stored as (stored, closes_at): whether its status changes
-    (seq moves), and its closes_at after (a reopen clears one that has passed)."""
+    (seq moves), and its closes_at after (a reopen clears one that has passed). None when
+    nothing is to be written: a sweep (if_due) found the poll no longer due, because it was
+    listed before an admin reopened it (or listed from a replica that had not seen it yet)."""
+    if if_due and not (stored == "open" and closes_at is not None and closes_at <= now):
+        return None
     changed = stored != target or status_at(stored, closes_at, now) != target
     if target == "open" and closes_at is not None and closes_at <= now:
         closes_at = None
@@ -472,8 +476,10 @@ class Storage(abc.ABC):
         """Whether the poll issued the access code of this hash."""
 
     @abc.abstractmethod
-    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
-        """Close or reopen; None when the poll is missing. Reopen clears a passed closes_at."""
+    async def set_status(self, poll_id: str, status: str, now: int,
+                         if_due: bool = False) -> StatusChange | None:
+        """Close or reopen; None when the poll is missing. Reopen clears a passed closes_at.
+        if_due (the sweep's close): only a poll still open with its closes_at passed."""
 
     @abc.abstractmethod
     async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:

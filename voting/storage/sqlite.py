@@ -173,15 +173,19 @@ class SQLiteStorage(Storage):
         return await self._row("SELECT 1 FROM poll_codes WHERE poll_id = ? AND code_hash = ?",
                                (poll_id, code_hash)) is not None
 
-    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
+    async def set_status(self, poll_id: str, status: str, now: int,
+                         if_due: bool = False) -> StatusChange | None:
         async with self._transaction() as conn:
             async with conn.execute("SELECT status, closes_at FROM polls WHERE id = ?",
                                     (poll_id,)) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            changed, closes_at = status_change(row["status"], row["closes_at"], status, now)
-            if status == "closed":
+            plan = status_change(row["status"], row["closes_at"], status, now, if_due)
+            changed, closes_at = plan if plan is not None else (False, None)
+            if plan is None:
+                pass  # the sweep's poll was reopened since it was listed
+            elif status == "closed":
                 await conn.execute(
                     "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
                     "WHERE id = ?", (now, poll_id))

@@ -272,7 +272,8 @@ class MySQLStorage(Router, LagMonitor, Storage):
         return bool(await self._read_or_primary(fn, pos))
 
 
-    async def set_status(self, poll_id: str, status: str, now: int) -> StatusChange | None:
+    async def set_status(self, poll_id: str, status: str, now: int,
+                         if_due: bool = False) -> StatusChange | None:
         async def fn(conn: db.Connection) -> tuple[int, bool] | None:
             async with conn.cursor() as cur:
                 await cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
@@ -280,8 +281,11 @@ class MySQLStorage(Router, LagMonitor, Storage):
                 row = await cur.fetchone()
                 if row is None:
                     return None
-                changed, closes_at = status_change(row[0], row[1], status, now)
-                if status == "closed":
+                plan = status_change(row[0], row[1], status, now, if_due)
+                changed, closes_at = plan if plan is not None else (False, None)
+                if plan is None:
+                    pass  # the sweep's poll was reopened since it was listed
+                elif status == "closed":
                     await cur.execute("UPDATE polls SET status = 'closed', "
                                       "closed_at = COALESCE(closed_at, %s) WHERE id = %s",
                                       (now, poll_id))

@@ -149,7 +149,7 @@ def _single_target(url: str, tally_interval: float) -> Target:
                       tally_interval=tally_interval)
     return Target(url=url, mode="server", backends=[],
                   mysql=primary_from_environment(os.environ),
-                  scratch_dir=tempfile.gettempdir(), tally_interval=tally_interval)
+                  tally_interval=tally_interval)
 
 
 def readyz_storage(url: str) -> str:

@@ -108,7 +108,7 @@ class MariaDBNode:
             "--relay-log=relay-bin",
             "--binlog-format=ROW",
             # An updated counter row is logged as its key and new count, not twice whole:
-            # 7-10 % less CPU on the primary and replicas a ballot (docs/benchmarks.md).
+            # 7-10 % less CPU on the primary and replicas a ballot (docs/benchmarks-history.md).
             # Every table has a primary key, which this needs.
             "--binlog-row-image=MINIMAL",
             "--gtid-strict-mode=1",

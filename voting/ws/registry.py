@@ -120,7 +120,8 @@ def tally_frame(frame_type: str, poll: Poll, tally: Tally, with_counts: bool) ->
 
 def dumps(frame: dict[str, Any]) -> str:
     # orjson: a tenth of the standard library's time for the same compact UTF-8 text, on
-    # every frame of every feed (docs/benchmarks.md, 2026-12-05). Frames' keys are strings.
+    # every frame of every feed (docs/benchmarks-history.md, 2026-12-05). Frames' keys are
+    # strings.
     return orjson.dumps(frame).decode("utf-8")
 
 

@@ -1,6 +1,6 @@
 """The MySQL driver, named in one place: asyncmy, PyMySQL's protocol compiled with Cython.
 aiomysql (pure Python) took half as much CPU again for each ballot transaction
-(docs/benchmarks.md, 2026-12-05)."""
+(docs/benchmarks-history.md, "What changed", 2026-12-05)."""
 from __future__ import annotations
 
 from asyncmy import Connection, Pool, create_pool

@@ -94,6 +94,12 @@ async def test_every_scenario_on_the_embedded_server(bench_server: ServerProcess
     assert cpu_per_ballot(hot) == pytest.approx(
         hot["cpu_cores"]["server"] * 1000 / hot["ballots_per_second"], abs=0.01)
     assert "srv ms CPU/ballot" in out and f"  {cpu_per_ballot(hot):g}  " in out
+    # And per no-op request of B_nop: what a ballot costs beyond a request.
+    nop = hot["B_nop"]
+    assert nop["cpu_cores"]["server"] > 0
+    assert cpu_per_ballot(nop) == pytest.approx(
+        nop["cpu_cores"]["server"] * 1000 / nop["requests_per_second"], abs=0.01)
+    assert f"  {cpu_per_ballot(nop):g}  " in out
 
 
 class MiscountingStorage(SQLiteStorage):

@@ -35,11 +35,12 @@ def cpu(used: dict[str, float] | None) -> str:
 
 
 def cpu_per_ballot(run: dict[str, Any]) -> float | None:
-    """Milliseconds of the servers' CPU (the backends, or the embedded server) per ballot:
-    steadier than ballots/s on a shared box whose speed moves from one minute to the next."""
+    """Milliseconds of the servers' CPU (the backends, or the embedded server) per ballot (or
+    per request of a B_nop): steadier than ballots/s on a shared box whose speed moves from
+    one minute to the next."""
     used = run.get("cpu_cores") or {}
     cores = used.get("backend", used.get("server"))
-    rate = run.get("ballots_per_second")
+    rate = run.get("ballots_per_second", run.get("requests_per_second"))
     if cores is None or not rate:
         return None
     return round(float(cores) * 1000 / float(rate), 2)
@@ -56,12 +57,13 @@ def table(report: dict[str, Any]) -> str:
         lines.append("hot poll")
         lines += _table(
             ["conc", "ballots/s", "p50 ms", "p99 ms", "B_nop/s", "x B_nop", "B_ins/s", "x B_ins",
-             "exact", "srv ms CPU/ballot", "CPU cores during the ballots"],
+             "exact", "srv ms CPU/ballot", "/nop", "CPU cores during the ballots"],
             [[r["concurrency"], r["ballots_per_second"], r["ballot_latency_ms"]["p50"],
               r["ballot_latency_ms"]["p99"], r["B_nop"]["requests_per_second"],
               r["ratio_to_B_nop"], (r["B_ins"] or {}).get("inserts_per_second"),
               r["ratio_to_B_ins"],
-              r["exact"], cpu_per_ballot(r), cpu(r.get("cpu_cores"))]
+              r["exact"], cpu_per_ballot(r), cpu_per_ballot(r["B_nop"]),
+              cpu(r.get("cpu_cores"))]
              for r in res["hot"]["runs"]])
         lines.append("")
     feed_head = ["subs", "ballots/s", "x ref", "v->t p50", "p99", "max", "exact", "whole",

@@ -436,6 +436,9 @@ class Bench:
     # --- baselines --------------------------------------------------------------------
     async def b_nop(self, concurrency: int, n: int) -> dict[str, Any]:
         host, port = self.t.host_port
+        roles = self.roles()
+        cpu_before = await asyncio.to_thread(cpu_snapshot, roles)
+        wall_before = time.monotonic()
         answers = await self.all_voters([
             {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m,
              "browser_headers": self.o.browser_headers}
@@ -446,9 +449,12 @@ class Bench:
         for a in answers:
             for k, c in a["statuses"].items():
                 statuses[k] = statuses.get(k, 0) + c
+        # The servers' CPU per no-op beside the ballot's: what a ballot costs beyond a request.
+        cpu = cpu_cores(cpu_before, await asyncio.to_thread(cpu_snapshot, roles),
+                        time.monotonic() - wall_before)
         return {"requests_per_second": round(ok / seconds, 1),
                 "latency": latency_ms([x for a in answers for x in a["latencies"]]),
-                "statuses": statuses}
+                "statuses": statuses, "cpu_cores": cpu}
 
     async def b_ins(self, concurrency: int, n: int) -> dict[str, Any] | None:
         if self.t.mysql is None and self.t.mode == "server":

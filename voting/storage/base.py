@@ -203,7 +203,7 @@ def status_change(stored: str, closes_at: int | None, target: str, now: int,
     (seq moves), and its closes_at after (a reopen clears one that has passed). None when
     nothing is to be written: a sweep (if_due) found the poll no longer due, because it was
     listed before an admin reopened it (or listed from a replica that had not seen it yet)."""
-    if if_due and not (stored == "open" and closes_at is not None and closes_at <= now):
+    if if_due and not (stored == "open" and status_at(stored, closes_at, now) == "closed"):
         return None
     changed = stored != target or status_at(stored, closes_at, now) != target
     if target == "open" and closes_at is not None and closes_at <= now:

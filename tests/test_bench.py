@@ -61,6 +61,12 @@ def assert_whole(report: dict[str, Any]) -> None:
         assert r["out_of_order_frames"] == 0 and r["ballots_not_seen"] == 0
         lat = r["vote_to_tally_ms"]
         assert lat["n"] > 0 and 0 <= lat["p50"] <= lat["p99"] <= lat["max"]
+        # The same samples by when their ballot was sent: every one in a slice, the worst
+        # of them in one.
+        over_time = r["vote_to_tally_ms_over_time"]
+        assert sum(x["n"] for x in over_time) == lat["n"]
+        assert max(x["max"] for x in over_time) == lat["max"]
+        assert [x["from_s"] for x in over_time] == sorted(x["from_s"] for x in over_time)
     for r in runs:
         assert r["efficiency"]["B_ws"]["frames_per_second"] > 0
     assert res["many"]["polls"] == 5

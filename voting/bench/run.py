@@ -25,6 +25,9 @@ from voting.bench import workers
 from voting.bench.clients import HttpConn, call_json, host_port
 from voting.bench.stats import Histogram, latency_ms, ratio
 
+# Seconds per slice of a run in vote_to_tally_ms_over_time (when the tail happened).
+SLICE = 0.25
+
 
 class BenchError(RuntimeError):
     pass
@@ -394,12 +397,14 @@ class Bench:
         return {"connected": connected, "failed": failed, "servers": servers}
 
     async def finish(self, final: dict[str, Any], groups: dict[str, dict[str, list[Any]]],
-                     timeout: float = 20.0) -> dict[str, Any]:
+                     timeout: float = 20.0, t0: float | None = None) -> dict[str, Any]:
         answers = await self.all_subs([{"cmd": "finish", "final": final, "groups": groups,
-                                        "timeout": timeout} for _ in self.subs])
+                                        "timeout": timeout, "t0": t0, "slice": SLICE}
+                                       for _ in self.subs])
         out: dict[str, Any] = {"checked": 0, "ended_on_results": 0, "out_of_order": 0,
                                "frames": 0, "closed": 0}
         hists = {g: Histogram() for g in groups}
+        slices: dict[str, dict[int, Histogram]] = {g: {} for g in groups}
         missed = {g: 0 for g in groups}
         for a in answers:
             for k in out:
@@ -407,7 +412,12 @@ class Bench:
             for g in groups:
                 hists[g].merge(Histogram.from_dict(a["latency"][g]))
                 missed[g] += a["missed"][g]
+                for key, h in a["slices"][g].items():
+                    slices[g].setdefault(int(key), Histogram()).merge(Histogram.from_dict(h))
         out["vote_to_tally_ms"] = {g: h.summary_ms() for g, h in hists.items()}
+        out["vote_to_tally_ms_over_time"] = {
+            g: [{"from_s": round(k * SLICE, 2), **per[k].summary_ms()} for k in sorted(per)]
+            for g, per in slices.items()}
         out["ballots_not_seen"] = missed
         return out
 
@@ -606,7 +616,7 @@ class Bench:
         cast = await self.cast(self.plan_for(polls, ballots), concurrency)
         exact, results = await self.check_exact(polls, cast)
         final = {p: [r["seq"], r["questions"]] for p, r in results.items()}
-        feeds = await self.finish(final, {"ballots": self.groups_of(cast)})
+        feeds = await self.finish(final, {"ballots": self.groups_of(cast)}, t0=cast["t0"])
         frames = await self.frames_between(cast["t0"], cast["t1"])
         await self.close_feeds()
         span = max(1e-9, cast["t1"] - cast["t0"])
@@ -617,14 +627,19 @@ class Bench:
             self.failures.append(f"{name}: {feeds['ended_on_results']} of "
                                  f"{len(polls) * per_poll} subscribers ended on /results")
         lat = feeds["vote_to_tally_ms"]["ballots"]
+        over_time = feeds["vote_to_tally_ms_over_time"]["ballots"]
+        worst = max(over_time, key=lambda x: x["p99"] or 0, default=None)
         progress(f"{name}: {cast['ballots_per_second']} ballots/s, vote->tally p50 {lat['p50']} "
                  f"p99 {lat['p99']} max {lat['max']} ms, exact={exact}, "
-                 f"{feeds['ended_on_results']}/{len(polls) * per_poll} on /results")
+                 f"{feeds['ended_on_results']}/{len(polls) * per_poll} on /results" +
+                 (f"; worst {SLICE} s from {worst['from_s']} s: p99 {worst['p99']} ms "
+                  f"({worst['n']} samples)" if worst else ""))
         return {"subscribers": len(polls) * per_poll, "connected": conn["connected"],
                 "per_backend": conn["servers"], "ballots": sum(cast["statuses"].values()),
                 "concurrency": concurrency,
                 "statuses": cast["statuses"], "ballots_per_second": cast["ballots_per_second"],
                 "ballot_latency_ms": cast["latency"], "vote_to_tally_ms": lat,
+                "vote_to_tally_ms_over_time": over_time,
                 "cpu_cores": cast["cpu_cores"],
                 "ballots_not_seen": feeds["ballots_not_seen"]["ballots"],
                 "exact": exact, "ended_on_results": feeds["ended_on_results"],

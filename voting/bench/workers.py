@@ -156,6 +156,10 @@ class SubscriberWorker:
             except TimeoutError:
                 pass
         hists = {g: Histogram() for g in cmd["groups"]}
+        # The same latencies by when their ballot was sent (slices of the run from t0): a
+        # tail that comes from one stall shows in one slice, a start-up cost in the first.
+        t0, width = cmd.get("t0"), float(cmd.get("slice", 0.25))
+        slices: dict[str, dict[int, Histogram]] = {g: {} for g in cmd["groups"]}
         missed = {g: 0 for g in cmd["groups"]}
         ended = 0
         checked = 0
@@ -182,10 +186,16 @@ class SubscriberWorker:
                     if i == len(totals):
                         missed[group] += 1
                     else:
-                        hists[group].add(max(0.0, rec.frames[i][0] - t_send))
+                        latency = max(0.0, rec.frames[i][0] - t_send)
+                        hists[group].add(latency)
+                        if t0 is not None:
+                            k = max(0, int((t_send - t0) / width))
+                            slices[group].setdefault(k, Histogram()).add(latency)
         return {"checked": checked, "ended_on_results": ended, "out_of_order": out_of_order,
                 "frames": frames, "closed": closed,
-                "latency": {g: h.to_dict() for g, h in hists.items()}, "missed": missed}
+                "latency": {g: h.to_dict() for g, h in hists.items()}, "missed": missed,
+                "slices": {g: {k: h.to_dict() for k, h in per.items()}
+                           for g, per in slices.items()}}
 
     async def close(self, cmd: dict[str, Any]) -> dict[str, Any]:
         for _, proto in self.feeds:

@@ -40,6 +40,13 @@ def raise_fd_limit() -> None:
 def serve(conn: Connection, handlers: dict[str, Handler]) -> None:
     """Run the command loop of a worker process (blocking reads happen off the loop)."""
     raise_fd_limit()
+    # A session of its own, as each server process has: Linux's scheduler (autogroups) shares
+    # the cores between sessions first, so the whole generator in the caller's session got one
+    # server process's share, and its subscribers stopped reading for 0.1-0.3 s at a time.
+    try:
+        os.setsid()
+    except OSError:
+        pass
 
     async def main() -> None:
         while True:

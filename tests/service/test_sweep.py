@@ -16,7 +16,9 @@ from voting.ws.broker import InProcessBroker
 class StaleListing(SQLiteStorage):
     """Lists the due polls as a replica behind the primary would: from before a reopen."""
 
-    listed: list[str] = []
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.listed: list[str] = []
 
     async def due_polls(self, now: int) -> list[str]:
         return list(self.listed)

@@ -19,11 +19,13 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from voting.bench import workers
 from voting.bench.clients import HttpConn, call_json, host_port
 from voting.bench.stats import Histogram, latency_ms, ratio
+
+T = TypeVar("T")
 
 # Seconds per slice of a run in vote_to_tally_ms_over_time (when the tail happened).
 SLICE = 0.25
@@ -304,24 +306,28 @@ class Bench:
         roles["generator"] = [p.proc.pid for p in [*self.voters, *self.subs]]
         return roles
 
+    async def with_cpu(self, phase: Awaitable[T]) -> tuple[T, dict[str, float]]:
+        """The phase's result and the cores each role used while it ran."""
+        roles = self.roles()
+        before = await asyncio.to_thread(cpu_snapshot, roles)
+        wall = time.monotonic()
+        result = await phase
+        return result, cpu_cores(before, await asyncio.to_thread(cpu_snapshot, roles),
+                                 time.monotonic() - wall)
+
     async def cast(self, plan: list[tuple[str, str, str]], concurrency: int, rate: float = 0,
                    first_token: int = 0) -> dict[str, Any]:
         """Cast the plan's ballots; per poll the accepted ones in the order their 201 came."""
         await self.ensure_tokens(first_token + len(plan) + len(self.voters))
         host, port = self.t.host_port
-        roles = self.roles()
-        cpu_before = await asyncio.to_thread(cpu_snapshot, roles)
-        wall_before = time.monotonic()
         v = len(self.voters)
         conc = self._split(concurrency)
-        answers = await self.all_voters([
+        answers, cpu = await self.with_cpu(self.all_voters([
             {"cmd": "ballots", "host": host, "port": port, "concurrency": max(1, conc[k]),
              "plan": plan[k::v], "rate": rate / v, "first_token": -(-first_token // v),
              "max_seconds": 0 if rate else self.o.phase_seconds,
              "browser_headers": self.o.browser_headers}
-            for k in range(v)])
-        cpu = cpu_cores(cpu_before, await asyncio.to_thread(cpu_snapshot, roles),
-                        time.monotonic() - wall_before)
+            for k in range(v)]))
         records = [(k + i * v, t_send, t_resp, code) for k, a in enumerate(answers)
                    for i, t_send, t_resp, code in a["records"]]
         t0 = min((r[1] for r in records), default=time.monotonic())
@@ -446,22 +452,17 @@ class Bench:
     # --- baselines --------------------------------------------------------------------
     async def b_nop(self, concurrency: int, n: int) -> dict[str, Any]:
         host, port = self.t.host_port
-        roles = self.roles()
-        cpu_before = await asyncio.to_thread(cpu_snapshot, roles)
-        wall_before = time.monotonic()
-        answers = await self.all_voters([
+        # The servers' CPU per no-op beside the ballot's: what a ballot costs beyond a request.
+        answers, cpu = await self.with_cpu(self.all_voters([
             {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m,
              "browser_headers": self.o.browser_headers}
-            for c, m in zip(self._split(concurrency), self._split(n))])
+            for c, m in zip(self._split(concurrency), self._split(n))]))
         ok = sum(a["statuses"].get("200", 0) for a in answers)
         seconds = max(a["seconds"] for a in answers)
         statuses: dict[str, int] = {}
         for a in answers:
             for k, c in a["statuses"].items():
                 statuses[k] = statuses.get(k, 0) + c
-        # The servers' CPU per no-op beside the ballot's: what a ballot costs beyond a request.
-        cpu = cpu_cores(cpu_before, await asyncio.to_thread(cpu_snapshot, roles),
-                        time.monotonic() - wall_before)
         return {"requests_per_second": round(ok / seconds, 1),
                 "latency": latency_ms([x for a in answers for x in a["latencies"]]),
                 "statuses": statuses, "cpu_cores": cpu}

@@ -182,14 +182,13 @@ class SQLiteStorage(Storage):
             if row is None:
                 return None
             plan = status_change(row["status"], row["closes_at"], status, now, if_due)
-            changed, closes_at = plan if plan is not None else (False, None)
-            if plan is None:
-                pass  # the sweep's poll was reopened since it was listed
-            elif status == "closed":
+            # None: the sweep's poll was reopened since it was listed; nothing to write.
+            changed, closes_at = plan or (False, None)
+            if plan is not None and status == "closed":
                 await conn.execute(
                     "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
                     "WHERE id = ?", (now, poll_id))
-            else:
+            elif plan is not None:
                 await conn.execute(
                     "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = ? "
                     "WHERE id = ?", (closes_at, poll_id))

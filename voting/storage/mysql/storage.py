@@ -282,14 +282,13 @@ class MySQLStorage(Router, LagMonitor, Storage):
                 if row is None:
                     return None
                 plan = status_change(row[0], row[1], status, now, if_due)
-                changed, closes_at = plan if plan is not None else (False, None)
-                if plan is None:
-                    pass  # the sweep's poll was reopened since it was listed
-                elif status == "closed":
+                # None: the sweep's poll was reopened since it was listed; nothing to write.
+                changed, closes_at = plan or (False, None)
+                if plan is not None and status == "closed":
                     await cur.execute("UPDATE polls SET status = 'closed', "
                                       "closed_at = COALESCE(closed_at, %s) WHERE id = %s",
                                       (now, poll_id))
-                else:
+                elif plan is not None:
                     await cur.execute("UPDATE polls SET status = 'open', closed_at = NULL, "
                                       "closes_at = %s WHERE id = %s", (closes_at, poll_id))
                 if changed:

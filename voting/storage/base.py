@@ -211,6 +211,49 @@ def status_change(stored: str, closes_at: int | None, target: str, now: int,
     return changed, closes_at
 
 
+class StatusTx(abc.ABC):
+    """The per-dialect statements of closing or reopening a poll (write_status), inside one
+    open write transaction."""
+
+    @abc.abstractmethod
+    async def lock_poll(self, poll_id: str) -> tuple[str, int | None] | None:
+        """(status, closes_at) of the poll, locked for update; None when there is none."""
+
+    @abc.abstractmethod
+    async def close(self, poll_id: str, now: int) -> None:
+        """Status closed; closed_at is the first close's time."""
+
+    @abc.abstractmethod
+    async def reopen(self, poll_id: str, closes_at: int | None) -> None:
+        """Status open, closed_at cleared, closes_at set."""
+
+    @abc.abstractmethod
+    async def bump_seq(self, poll_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def seq(self, poll_id: str) -> int: ...
+
+
+async def write_status(tx: StatusTx, poll_id: str, status: str, now: int,
+                       if_due: bool = False) -> tuple[int, bool] | None:
+    """Close or reopen a poll, once for every dialect: (its seq after, whether the status
+    changed), or None when there is no such poll."""
+    row = await tx.lock_poll(poll_id)
+    if row is None:
+        return None
+    plan = status_change(row[0], row[1], status, now, if_due)
+    if plan is None:  # the sweep's poll was reopened since it was listed: nothing to write
+        return await tx.seq(poll_id), False
+    changed, closes_at = plan
+    if status == "closed":
+        await tx.close(poll_id, now)
+    else:
+        await tx.reopen(poll_id, closes_at)
+    if changed:
+        await tx.bump_seq(poll_id)
+    return await tx.seq(poll_id), changed
+
+
 DUE_POLLS = ("SELECT id FROM polls WHERE status = 'open' AND closes_at IS NOT NULL "
              "AND closes_at <= {mark}")
 

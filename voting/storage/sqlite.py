@@ -20,8 +20,9 @@ from voting import resources
 from voting.domain import Poll, Tally
 from voting.errors import StorageUnavailable
 from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, BallotTx, \
-    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, Storage, WriteConflict, \
-    poll_from_row, poll_values, public_polls_query, recount_tally, status_change, tally_args, tally_query
+    IdempotencyConflict, IdempotencyRecord, PollSummary, StatusChange, StatusTx, Storage, \
+    WriteConflict, poll_from_row, poll_values, public_polls_query, recount_tally, tally_args, \
+    tally_query, write_status
 
 T = TypeVar("T")
 
@@ -176,29 +177,11 @@ class SQLiteStorage(Storage):
     async def set_status(self, poll_id: str, status: str, now: int,
                          if_due: bool = False) -> StatusChange | None:
         async with self._transaction() as conn:
-            async with conn.execute("SELECT status, closes_at FROM polls WHERE id = ?",
-                                    (poll_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return None
-            plan = status_change(row["status"], row["closes_at"], status, now, if_due)
-            # None: the sweep's poll was reopened since it was listed; nothing to write.
-            changed, closes_at = plan or (False, None)
-            if plan is not None and status == "closed":
-                await conn.execute(
-                    "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
-                    "WHERE id = ?", (now, poll_id))
-            elif plan is not None:
-                await conn.execute(
-                    "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = ? "
-                    "WHERE id = ?", (closes_at, poll_id))
-            if changed:
-                await _SQLiteBallots(conn).add_counters(0, [(poll_id, SEQ_KEY, 1)])
-            async with conn.execute(
-                    "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
-                    (poll_id, SEQ_KEY)) as cur:
-                seq_row = await cur.fetchone()
-        return StatusChange(poll_id, status, int(seq_row[0]) if seq_row else 0, None, changed)
+            result = await write_status(_SQLiteStatus(conn), poll_id, status, now, if_due)
+        if result is None:
+            return None
+        seq, changed = result
+        return StatusChange(poll_id, status, seq, None, changed)
 
     async def delete_poll(self, poll_id: str) -> tuple[bool, str | None]:
         async with self._transaction() as conn:
@@ -289,3 +272,36 @@ class _SQLiteBallots(BallotTx):
             "INSERT INTO rankings (poll_id, question_id, ranking, slot, n) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (poll_id, question_id, ranking, slot) DO UPDATE SET n = n + excluded.n",
             [(poll_id, qid, ranking, slot, n) for poll_id, qid, ranking, n in rows])
+
+
+class _SQLiteStatus(StatusTx):
+    """Closing and reopening a poll in SQLite (write_status; the write lock is held)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def lock_poll(self, poll_id: str) -> tuple[str, int | None] | None:
+        async with self.conn.execute("SELECT status, closes_at FROM polls WHERE id = ?",
+                                     (poll_id,)) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def close(self, poll_id: str, now: int) -> None:
+        await self.conn.execute(
+            "UPDATE polls SET status = 'closed', closed_at = COALESCE(closed_at, ?) "
+            "WHERE id = ?", (now, poll_id))
+
+    async def reopen(self, poll_id: str, closes_at: int | None) -> None:
+        await self.conn.execute(
+            "UPDATE polls SET status = 'open', closed_at = NULL, closes_at = ? WHERE id = ?",
+            (closes_at, poll_id))
+
+    async def bump_seq(self, poll_id: str) -> None:
+        await _SQLiteBallots(self.conn).add_counters(0, [(poll_id, SEQ_KEY, 1)])
+
+    async def seq(self, poll_id: str) -> int:
+        async with self.conn.execute(
+                "SELECT COALESCE(SUM(n), 0) FROM tally_slots WHERE poll_id = ? AND option_id = ?",
+                (poll_id, SEQ_KEY)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0

@@ -1,11 +1,12 @@
 """The SQL of the MySQL dialect that more than one operation uses: a poll by id, idempotency
-records, counters, and the ballot algorithm's statements (voting.storage.base.write_ballots)."""
+records, counters, and the statements of the ballot and status algorithms (write_ballots and
+write_status in voting.storage.base)."""
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
 from voting.domain import Poll
-from voting.storage.base import POLL_COLUMNS, BallotTx, IdempotencyConflict, IdempotencyRecord, \
+from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotTx, StatusTx, IdempotencyConflict, IdempotencyRecord, \
     WriteConflict, poll_from_row
 from voting.storage.mysql import driver as db
 
@@ -226,3 +227,34 @@ async def run_script(cur: db.Cursor, script: list[tuple[str, type[Exception] | N
 def statements(sql: str) -> list[str]:
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class MySQLStatus(StatusTx):
+    """Closing and reopening a poll in MySQL (write_status), one statement at a time: an
+    admin's rare write."""
+
+    def __init__(self, cur: db.Cursor) -> None:
+        self.cur = cur
+
+    async def lock_poll(self, poll_id: str) -> tuple[str, int | None] | None:
+        await self.cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
+                               (poll_id,))
+        row = await self.cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    async def close(self, poll_id: str, now: int) -> None:
+        await self.cur.execute("UPDATE polls SET status = 'closed', "
+                               "closed_at = COALESCE(closed_at, %s) WHERE id = %s",
+                               (now, poll_id))
+
+    async def reopen(self, poll_id: str, closes_at: int | None) -> None:
+        await self.cur.execute("UPDATE polls SET status = 'open', closed_at = NULL, "
+                               "closes_at = %s WHERE id = %s", (closes_at, poll_id))
+
+    async def bump_seq(self, poll_id: str) -> None:
+        await add_counters(self.cur, 0, [(poll_id, SEQ_KEY, 1)])
+
+    async def seq(self, poll_id: str) -> int:
+        await self.cur.execute("SELECT COALESCE(SUM(n), 0) FROM tally_slots "
+                               "WHERE poll_id = %s AND option_id = %s", (poll_id, SEQ_KEY))
+        return int((await self.cur.fetchone())[0])

@@ -18,14 +18,14 @@ from voting.config import StorageConfig
 from voting.domain import Poll, Tally
 from voting.errors import StorageUnavailable
 from voting.metrics import Metrics
-from voting.storage.base import DUE_POLLS, POLL_COLUMNS, SEQ_KEY, BallotRecord, BallotTx, \
+from voting.storage.base import DUE_POLLS, POLL_COLUMNS, BallotRecord, BallotTx, \
     IdempotencyRecord, PollSummary, StatusChange, Storage, poll_values, public_polls_query, \
-    recount_tally, status_change, tally_args, tally_from_counters, tally_query
+    recount_tally, tally_args, tally_from_counters, tally_query, write_status
 from voting.storage.batching import Batcher
 from voting.storage.mysql import driver as db
 from voting.storage.mysql.lag import LagMonitor
 from voting.storage.mysql.pools import Stale, is_conn_error, scalar
-from voting.storage.mysql.queries import MySQLBallots, TruncatedCounters, add_counters, \
+from voting.storage.mysql.queries import MySQLBallots, MySQLStatus, TruncatedCounters, \
     counters_from_row, insert_idempotency, poll_fn, polls_fn, statements, tallies_args, \
     tallies_query
 from voting.storage.mysql.routing import Router
@@ -276,26 +276,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
                          if_due: bool = False) -> StatusChange | None:
         async def fn(conn: db.Connection) -> tuple[int, bool] | None:
             async with conn.cursor() as cur:
-                await cur.execute("SELECT status, closes_at FROM polls WHERE id = %s FOR UPDATE",
-                                  (poll_id,))
-                row = await cur.fetchone()
-                if row is None:
-                    return None
-                plan = status_change(row[0], row[1], status, now, if_due)
-                # None: the sweep's poll was reopened since it was listed; nothing to write.
-                changed, closes_at = plan or (False, None)
-                if plan is not None and status == "closed":
-                    await cur.execute("UPDATE polls SET status = 'closed', "
-                                      "closed_at = COALESCE(closed_at, %s) WHERE id = %s",
-                                      (now, poll_id))
-                elif plan is not None:
-                    await cur.execute("UPDATE polls SET status = 'open', closed_at = NULL, "
-                                      "closes_at = %s WHERE id = %s", (closes_at, poll_id))
-                if changed:
-                    await add_counters(cur, 0, [(poll_id, SEQ_KEY, 1)])
-                await cur.execute("SELECT COALESCE(SUM(n), 0) FROM tally_slots "
-                                  "WHERE poll_id = %s AND option_id = %s", (poll_id, SEQ_KEY))
-                return int((await cur.fetchone())[0]), changed
+                return await write_status(MySQLStatus(cur), poll_id, status, now, if_due)
         result, pos = await self._write(fn)
         if result is None:
             return None

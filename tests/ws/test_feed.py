@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import socket
 import struct
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -478,3 +480,32 @@ async def test_heartbeats_are_ping_control_frames(tmp_path: Path) -> None:
             assert not feed.closed  # the client's automatic pongs keep it open
         finally:
             await feed.close()
+
+
+async def test_a_closed_connection_is_freed_without_the_collector(sqlite_server: RunningServer
+                                                                   ) -> None:
+    """A crowd leaving must not leave its connections for the collector's full passes (each
+    stops a crowded backend): a closed feed holds no reference cycle, so it is freed as it
+    closes. With the collector off, only reference counting can free it."""
+    pid = (await sqlite_server.api.create_poll())["poll"]["id"]
+    conns = sqlite_server.server.app.settings["voting_connections"]
+    gc.collect()
+    gc.disable()
+    try:
+        feeds = []
+        for _ in range(3):
+            feed = await connect(sqlite_server)
+            assert (await subscribe(feed, pid))["type"] == "snapshot"
+            feeds.append(feed)
+        server_side = [weakref.ref(c) for c in conns]
+        assert len(server_side) == 3
+        for feed in feeds:
+            await feed.close()
+
+        async def all_freed() -> bool:
+            return all(ref() is None for ref in server_side)
+
+        await eventually(all_freed)
+        assert not conns
+    finally:
+        gc.enable()

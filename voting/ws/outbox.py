@@ -56,6 +56,18 @@ class SocketGone(Exception):
 TryWrite = Callable[[Frame], bool]
 
 
+async def _gone(_: str) -> None:
+    raise SocketGone()
+
+
+def _behind(_: Frame) -> bool:
+    raise SocketGone()
+
+
+def _nothing() -> None:
+    return None
+
+
 class Outbox:
     def __init__(self, send: Callable[[str], Awaitable[None]], on_overflow: Callable[[], None],
                  max_pending: int, metrics: Metrics | None = None,
@@ -119,6 +131,8 @@ class Outbox:
         self._items.clear()
 
     async def wait_closed(self) -> None:
+        """Closed, the writer task ended, and the connection let go."""
+        self.close()
         task = self._task
         if task is not None:
             task.cancel()
@@ -126,6 +140,11 @@ class Outbox:
                 await task
             except asyncio.CancelledError:
                 pass
+        # The callbacks are the connection's bound methods: connection -> outbox ->
+        # connection is a reference cycle, which kept all of a closed WebSocket (its
+        # request, stream, headers, tasks: 44 objects) for the collector's next full pass,
+        # the one that stalls a crowded backend. Released, it is freed as it closes.
+        self._send, self._try_write, self._on_overflow = _gone, _behind, _nothing
 
     async def _run(self) -> None:
         try:

@@ -372,7 +372,32 @@ async def check_concurrent_ranked_ballots(storage: Storage, count_rows: CountRow
     await assert_matches_recount(storage, poll)
 
 
+async def check_batched_ballots_stay_exact(storage: Storage, count_rows: CountRows) -> None:
+    """A burst forms multi-ballot transactions (whose readings cover polls, codes and the
+    voters' ballots at once); duplicates, codes and bad codes inside a burst still get
+    their own answers, and the tally equals the recount."""
+    poll, _ = await make_poll(storage)
+    coded, codes = await make_poll(storage, codes=5)
+    jobs = [cast(storage, poll, f"v:{i}", {"q1": [f"o{1 + i % 3}"]}) for i in range(150)]
+    jobs += [cast(storage, poll, "v:twice", {"q1": ["o1"]}) for _ in range(10)]
+    jobs += [cast(storage, coded, f"c:{i}", {"q1": ["o1"]}, code=codes[i]) for i in range(5)]
+    jobs += [cast(storage, coded, "c:bad", {"q1": ["o1"]}, code="not-a-code")]
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert storage._ballots.largest > 1  # batches did form
+    assert all(not isinstance(r, BaseException) for r in results[:150])
+    twice = results[150:160]
+    assert sum(1 for r in twice if not isinstance(r, BaseException)) == 1
+    assert all(isinstance(r, AlreadyVoted) for r in twice if isinstance(r, BaseException))
+    assert all(not isinstance(r, BaseException) for r in results[160:165])
+    assert isinstance(results[165], InvalidCode)
+    seq, total, counts = await tally_counts(storage, poll)
+    # One seq step per accepted ballot: the refused ones (duplicates, a bad code) add none.
+    assert total == 151 and seq == 151
+    await assert_matches_recount(storage, poll)
+    await assert_matches_recount(storage, coded)
+
+
 CHECKS = [check_poll_round_trip, check_one_ballot_per_voter, check_concurrent_casts,
           check_tally_equals_recount, check_seq_increases_on_every_change, check_delete_cascades,
           check_idempotency, check_list_public_polls, check_closes_at, check_ranked_and_scale,
-          check_concurrent_ranked_ballots]
+          check_concurrent_ranked_ballots, check_batched_ballots_stay_exact]

@@ -175,32 +175,6 @@ async def test_primary_down_is_unavailable_fast_and_recovers(rs: ReplicationSet)
         assert result.ballot.choices == {"q1": ["o1"], "q2": []}
 
 
-async def test_batched_ballots_stay_exact(storage: MySQLStorage) -> None:
-    """A burst forms multi-ballot transactions; duplicates, codes and closed polls inside a
-    burst still get their own answers, and the tally equals the recount."""
-    from voting.errors import AlreadyVoted, InvalidCode
-    poll, _ = await contract.make_poll(storage)
-    coded, codes = await contract.make_poll(storage, codes=5)
-    jobs = [contract.cast(storage, poll, f"v:{i}", {"q1": [f"o{1 + i % 3}"]}) for i in range(150)]
-    jobs += [contract.cast(storage, poll, "v:twice", {"q1": ["o1"]}) for _ in range(10)]
-    jobs += [contract.cast(storage, coded, f"c:{i}", {"q1": ["o1"]}, code=codes[i])
-             for i in range(5)]
-    jobs += [contract.cast(storage, coded, "c:bad", {"q1": ["o1"]}, code="not-a-code")]
-    results = await asyncio.gather(*jobs, return_exceptions=True)
-    assert storage._ballots.largest > 1  # batches did form
-    assert all(not isinstance(r, BaseException) for r in results[:150])
-    twice = results[150:160]
-    assert sum(1 for r in twice if not isinstance(r, BaseException)) == 1
-    assert all(isinstance(r, AlreadyVoted) for r in twice if isinstance(r, BaseException))
-    assert all(not isinstance(r, BaseException) for r in results[160:165])
-    assert isinstance(results[165], InvalidCode)
-    seq, total, counts = await contract.tally_counts(storage, poll)
-    # One seq step per accepted ballot: the refused ones (duplicates, a bad code) add none.
-    assert total == 151 and seq == 151
-    await contract.assert_matches_recount(storage, poll)
-    await contract.assert_matches_recount(storage, coded)
-
-
 async def test_a_batch_over_many_polls_counts_each_poll_exactly(rs: ReplicationSet) -> None:
     """Ballots on many polls at once (a campus) share transactions, their counters and
     rankings written in one statement each; two storages (two backends) race on the same

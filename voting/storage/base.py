@@ -470,9 +470,10 @@ class Storage(abc.ABC):
         return await self._ballots.submit(
             CastRequest(poll, voter_key, choices, receipt, slot, code_hash, idem, now))
 
-    def _ballot_batcher(self, max_batch: int, writers: int) -> Batcher[CastRequest, CastResult]:
+    def _ballot_batcher(self, max_batch: int, writers: int,
+                        gap: float) -> Batcher[CastRequest, CastResult]:
         return Batcher(self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
-                       max_batch=max_batch, writers=writers)
+                       max_batch=max_batch, writers=writers, gap=gap)
 
     @abc.abstractmethod
     async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]

@@ -1,0 +1,86 @@
+"""The batching of writes (voting/storage/batching.py): what goes together in one write."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from voting.storage.batching import Batcher
+
+
+class Recorder:
+    """A write that records each batch and answers every request with itself."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def write(self, batch: list[int]) -> list[int | BaseException]:
+        self.batches.append(list(batch))
+        await self.release.wait()
+        return list(batch)
+
+
+async def turns(n: int) -> None:
+    """Let the event loop run n times: no timer fires within them."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def test_requests_queued_during_a_write_go_together_in_the_next() -> None:
+    rec = Recorder()
+    rec.release.clear()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1)
+    first = asyncio.ensure_future(b.submit(1))
+    await turns(3)
+    assert rec.batches == [[1]]
+    rest = [asyncio.ensure_future(b.submit(i)) for i in (2, 3, 4)]
+    await turns(3)
+    rec.release.set()
+    assert await asyncio.gather(first, *rest) == [1, 2, 3, 4]
+    assert rec.batches == [[1], [2, 3, 4]]
+
+
+async def test_at_most_one_request_per_key_in_a_batch() -> None:
+    rec = Recorder()
+    rec.release.clear()
+    b: Batcher[int, int] = Batcher(rec.write, key=lambda r: r % 10, writers=1)
+    first = asyncio.ensure_future(b.submit(0))
+    await turns(3)
+    rest = [asyncio.ensure_future(b.submit(i)) for i in (1, 11, 2)]
+    await turns(3)
+    rec.release.set()
+    assert await asyncio.gather(first, *rest) == [0, 1, 11, 2]
+    assert rec.batches == [[0], [1, 2], [11]]
+
+
+@pytest.mark.parametrize("gap", [0.0, 1.0])
+async def test_with_a_gap_the_requests_of_the_next_turns_join_the_next_batch(gap: float
+                                                                           ) -> None:
+    """Closed-loop clients: a request arrives just after a write ended, another one a few
+    turns later. Without a gap each is written alone; with one, they go together once the
+    gap is over."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=gap)
+    assert await b.submit(1) == 1
+    second = asyncio.ensure_future(b.submit(2))
+    await turns(3)
+    third = asyncio.ensure_future(b.submit(3))
+    if gap:
+        await turns(3)
+        assert rec.batches == [[1]]  # within the gap: nothing written yet
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(second, third) == [2, 3]
+    assert rec.batches == ([[1], [2, 3]] if gap else [[1], [2], [3]])
+
+
+async def test_a_request_after_a_quiet_spell_is_written_at_once() -> None:
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=30.0)
+    assert await b.submit(1) == 1
+    b._last_end -= 30.0  # the last write ended a gap ago
+    second = asyncio.ensure_future(b.submit(2))
+    await turns(3)
+    assert rec.batches == [[1], [2]]  # written within a few turns: no timer waited
+    assert await second == 2

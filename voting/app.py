@@ -131,10 +131,9 @@ def make_storage(config: Config, metrics: Metrics | None = None) -> Storage:
     if config.storage.backend == "mysql":
         from voting.storage.mysql import MySQLStorage
         return MySQLStorage(config.storage, config.server.name, metrics)
-    from voting.storage.sqlite import DEFAULT_BATCH_GAP, SQLiteStorage
+    from voting.storage.sqlite import SQLiteStorage
     path = config.storage.sqlite_path or str(private_dir(config.server.data_dir) / "voting.sqlite3")
-    gap = config.storage.batch_gap
-    return SQLiteStorage(path, DEFAULT_BATCH_GAP if gap is None else gap)
+    return SQLiteStorage(path, config.storage.batch_gap)
 
 
 def make_broker(config: Config, name: str, metrics: Metrics | None = None) -> Broker:

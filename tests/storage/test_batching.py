@@ -84,3 +84,14 @@ async def test_a_request_after_a_quiet_spell_is_written_at_once() -> None:
     await turns(3)
     assert rec.batches == [[1], [2]]  # written within a few turns: no timer waited
     assert await second == 2
+
+
+async def test_a_long_queue_is_written_without_the_gap() -> None:
+    """gap_below or more waiting: the writer is the bound, so it does not idle."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=30.0, gap_below=2)
+    assert await b.submit(1) == 1
+    waiting = [asyncio.ensure_future(b.submit(i)) for i in (2, 3)]
+    await turns(3)
+    assert rec.batches == [[1], [2, 3]]  # within a few turns: the 30 s gap was not waited
+    assert await asyncio.gather(*waiting) == [2, 3]

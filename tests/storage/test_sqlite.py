@@ -12,7 +12,7 @@ from tests.conftest import make_config
 from tests.storage import contract
 from voting import domain
 from voting.app import make_storage
-from voting.storage.sqlite import DEFAULT_BATCH_GAP, SQLiteStorage
+from voting.storage.sqlite import SQLiteStorage
 
 TABLES = ("polls", "ballots", "poll_codes", "tally_slots", "rankings")
 
@@ -144,12 +144,9 @@ async def test_a_read_after_a_commit_sees_it_while_other_reads_keep_the_reader_b
         await asyncio.gather(*readers)
 
 
-@pytest.mark.parametrize("configured, expected", [(None, DEFAULT_BATCH_GAP), (0.0, 0.0),
-                                                  (0.01, 0.01)])
-def test_the_ballot_batches_gap_comes_from_the_config_or_the_sqlite_default(
-        tmp_path: Path, configured: float | None, expected: float) -> None:
+@pytest.mark.parametrize("configured, expected", [(None, 0.002), (0.0, 0.0), (0.01, 0.01)])
+def test_the_ballot_batches_gap_comes_from_the_config(tmp_path: Path, configured: float | None,
+                                                      expected: float) -> None:
     storage = {} if configured is None else {"batch_gap": configured}
-    cfg = make_config(tmp_path, storage=storage)
-    assert cfg.storage.batch_gap == configured
-    made = make_storage(cfg)
+    made = make_storage(make_config(tmp_path, storage=storage))
     assert isinstance(made, SQLiteStorage) and made._ballots.gap == expected

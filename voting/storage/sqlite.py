@@ -28,10 +28,6 @@ T = TypeVar("T")
 
 SCHEMA_FILE = resources.schema("sqlite")
 
-# storage.batch_gap's default here: ten voters make one transaction a round, not two
-# (config.py, docs/benchmarks.md).
-DEFAULT_BATCH_GAP = 0.002
-
 
 class SQLiteStorage(Storage):
     def __init__(self, path: str, batch_gap: float = 0.0) -> None:

@@ -52,8 +52,7 @@ class MySQLStorage(Router, LagMonitor, Storage):
         # A database made before ranked questions has no rankings table until an
         # administrative account applies the schema; other polls work meanwhile.
         self.has_rankings = True
-        self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers,
-                                            cfg.batch_gap or 0.0)
+        self._ballots = self._ballot_batcher(cfg.batch_size, cfg.batch_writers, cfg.batch_gap)
         self._fresh_tallies: Batcher[str, Tally | None] = Batcher(
             self._read_fresh_tallies, key=lambda p: p, max_batch=100, writers=2)
         # A burst of ballots on polls this process has not seen yet (a campus voting at

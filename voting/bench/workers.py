@@ -165,7 +165,7 @@ class SubscriberWorker:
         hists = {g: Histogram() for g in cmd["groups"]}
         # The same latencies by when their ballot was sent (slices of the run from t0): a
         # tail that comes from one stall shows in one slice, a start-up cost in the first.
-        t0, width = cmd.get("t0"), float(cmd.get("slice", 0.25))
+        t0, width = cmd.get("t0"), float(cmd["slice"])
         slices: dict[str, dict[int, Histogram]] = {g: {} for g in cmd["groups"]}
         missed = {g: 0 for g in cmd["groups"]}
         ended = 0

@@ -268,27 +268,14 @@ class BallotTx(abc.ABC):
     write transaction. Each takes the rows of a whole batch."""
 
     @abc.abstractmethod
-    async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
-        """poll id -> (status, closes_at, allow_revote), share-locked against close/reopen."""
-
-    @abc.abstractmethod
-    async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (poll_id, code_hash) pairs the polls issued."""
-
-    @abc.abstractmethod
-    async def current_ballots(self, keys: list[tuple[str, str]]
-                              ) -> dict[tuple[str, str], tuple[str, int]]:
-        """(poll_id, voter_key) -> (stored choices JSON, created_at), locked for update."""
-
     async def read(self, poll_ids: list[str], code_pairs: list[tuple[str, str]],
                    keys: list[tuple[str, str]]
                    ) -> tuple[dict[str, tuple[str, int | None, bool]], set[tuple[str, str]],
                               dict[tuple[str, str], tuple[str, int]]]:
-        """polls, known_codes and current_ballots of a whole batch; a dialect whose
-        round trips cost (a database server) sends the three at once."""
-        return (await self.polls(poll_ids),
-                await self.known_codes(code_pairs) if code_pairs else set(),
-                await self.current_ballots(keys) if keys else {})
+        """Every reading of a batch at once (one round trip): poll id -> (status, closes_at,
+        allow_revote), share-locked against close/reopen; which (poll_id, code_hash) pairs the
+        polls issued; (poll_id, voter_key) -> (stored choices JSON, created_at) of the voters'
+        current ballots, locked for update."""
 
     @abc.abstractmethod
     async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:

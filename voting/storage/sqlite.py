@@ -254,16 +254,6 @@ class _SQLiteBallots(BallotTx):
                 ballots[(r[1], r[2])] = (r[3], int(r[4]))
         return polls, codes, ballots
 
-    async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
-        return (await self.read(poll_ids, [], []))[0]
-
-    async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        return (await self.read([], pairs, []))[1]
-
-    async def current_ballots(self, keys: list[tuple[str, str]]
-                              ) -> dict[tuple[str, str], tuple[str, int]]:
-        return (await self.read([], [], keys))[2]
-
     async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
         try:
             await self.conn.executemany(

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from voting.domain import Poll
-from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotTx, StatusTx, IdempotencyConflict, IdempotencyRecord, \
-    WriteConflict, poll_from_row
+from voting.storage.base import POLL_COLUMNS, SEQ_KEY, BallotTx, IdempotencyConflict, \
+    IdempotencyRecord, StatusTx, WriteConflict, poll_from_row
 from voting.storage.mysql import driver as db
 
 
@@ -154,16 +154,6 @@ class MySQLBallots(BallotTx):
         return ({r[0]: (r[1], r[2], bool(r[3])) for r in results.get("polls", [])},
                 {(r[0], r[1]) for r in results.get("codes", [])},
                 {(r[0], r[1]): (r[2], int(r[3])) for r in results.get("ballots", [])})
-
-    async def polls(self, poll_ids: list[str]) -> dict[str, tuple[str, int | None, bool]]:
-        return (await self.read(poll_ids, [], []))[0]
-
-    async def known_codes(self, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        return (await self.read([], pairs, []))[1]
-
-    async def current_ballots(self, keys: list[tuple[str, str]]
-                              ) -> dict[tuple[str, str], tuple[str, int]]:
-        return (await self.read([], [], keys))[2]
 
     async def insert_ballots(self, rows: list[tuple[str, str, str, str, int, int]]) -> None:
         # A duplicate: inserted by another backend since we looked.

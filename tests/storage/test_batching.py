@@ -55,24 +55,39 @@ async def test_at_most_one_request_per_key_in_a_batch() -> None:
     assert rec.batches == [[0], [1, 2], [11]]
 
 
-@pytest.mark.parametrize("gap", [0.0, 1.0])
-async def test_with_a_gap_the_requests_of_the_next_turns_join_the_next_batch(gap: float
-                                                                           ) -> None:
-    """Closed-loop clients: a request arrives just after a write ended, another one a few
-    turns later. Without a gap each is written alone; with one, they go together once the
-    gap is over."""
+@pytest.mark.parametrize("gap", [0.0, 30.0])
+async def test_with_a_gap_the_group_just_answered_joins_the_group_that_waited(gap: float
+                                                                            ) -> None:
+    """Closed-loop clients in two groups: 2 waits while 1 is written; once 1 is answered
+    it sends again (3) a few turns later. Without a gap, 2 goes alone and the groups keep
+    taking turns; with one, 3 joins 2, and the write starts as soon as both wait (the
+    whole round is back), not when the gap is over."""
     rec = Recorder()
+    rec.release.clear()
     b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=gap)
-    assert await b.submit(1) == 1
+    first = asyncio.ensure_future(b.submit(1))
+    await turns(3)
     second = asyncio.ensure_future(b.submit(2))
     await turns(3)
-    third = asyncio.ensure_future(b.submit(3))
+    rec.release.set()
+    assert await first == 1
     if gap:
         await turns(3)
-        assert rec.batches == [[1]]  # within the gap: nothing written yet
-    async with asyncio.timeout(10):
+        assert rec.batches == [[1]]  # within the gap: 2 waits for the rest of its round
+    third = asyncio.ensure_future(b.submit(3))
+    async with asyncio.timeout(10):  # far less than the 30 s gap
         assert await asyncio.gather(second, third) == [2, 3]
     assert rec.batches == ([[1], [2, 3]] if gap else [[1], [2], [3]])
+
+
+async def test_a_lone_client_never_waits_for_the_gap() -> None:
+    """One client sending again once answered: its round is itself, back at once."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=30.0)
+    async with asyncio.timeout(10):
+        for i in range(5):
+            assert await b.submit(i) == i
+    assert rec.batches == [[0], [1], [2], [3], [4]]
 
 
 async def test_a_request_after_a_quiet_spell_is_written_at_once() -> None:

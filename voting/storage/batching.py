@@ -7,9 +7,11 @@ ended. Closed-loop clients (a hall of voters, each sending again once answered) 
 settle into two groups taking turns: one group's requests are written while the other's,
 just answered, are on their way back, and every round pays two commits. Waiting a gap
 after a commit lets the group just answered join the group that waited: one commit a
-round. A request after a quiet spell is still written at once, and so is a long queue
-(`gap_below` or more): then the writer is the bound, and idling it would cost more than
-the commits it saves."""
+round. The wait ends as soon as as many requests wait as the last round held (the batch
+just written plus those that queued meanwhile): everyone is back, so a lone client, or a
+hall whose voters all came back early, waits for nothing. A request after a quiet spell is
+still written at once, and so is a long queue (`gap_below` or more): then the writer is
+the bound, and idling it would cost more than the commits it saves."""
 from __future__ import annotations
 
 import asyncio
@@ -35,17 +37,34 @@ class Batcher(Generic[Req, Res]):
         self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
         self._running = 0
         self._last_end = float("-inf")
+        # Requests of the last round (the batch written and those queued meanwhile): once as
+        # many wait, the gap has gathered all it can.
+        self._round = 0
+        self._gathered: asyncio.Future[None] | None = None
         self.largest = 0
 
     async def submit(self, request: Req) -> Res:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Res] = loop.create_future()
         self._queue.append((request, future))
+        if self._gathered is not None and len(self._queue) >= self._enough() \
+                and not self._gathered.done():
+            self._gathered.set_result(None)
         if self._running < self.writers:
             self._running += 1
             loop.create_task(self._drain())
         # The write goes on if the caller goes away: its outcome is decided by the batch.
         return await asyncio.shield(future)
+
+    def _enough(self) -> int:
+        return min(self.gap_below, self._round)
+
+    async def _gather(self, wait: float) -> None:
+        """Wait up to `wait` seconds, less once _enough() requests wait."""
+        if self._gathered is None or self._gathered.done():
+            self._gathered = asyncio.get_running_loop().create_future()
+        # asyncio.wait: a timeout cancels nothing (another writer may wait on the same future).
+        await asyncio.wait({self._gathered}, timeout=wait)
 
     def _take(self) -> list[tuple[Req, asyncio.Future[Res]]]:
         """Up to max_batch requests, at most one per key (a second one waits for the next)."""
@@ -70,8 +89,8 @@ class Batcher(Generic[Req, Res]):
         try:
             while self._queue:
                 wait = self._last_end + self.gap - loop.time()
-                if wait > 0 and len(self._queue) < self.gap_below:
-                    await asyncio.sleep(wait)
+                if wait > 0 and len(self._queue) < self._enough():
+                    await self._gather(wait)
                 batch = self._take()
                 self.largest = max(self.largest, len(batch))
                 try:
@@ -83,6 +102,7 @@ class Batcher(Generic[Req, Res]):
                         raise
                 _settle(batch, results)
                 self._last_end = loop.time()
+                self._round = len(batch) + len(self._queue)
         finally:
             self._running -= 1
 

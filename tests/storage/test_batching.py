@@ -110,3 +110,20 @@ async def test_a_long_queue_is_written_without_the_gap() -> None:
     await turns(3)
     assert rec.batches == [[1], [2, 3]]  # within a few turns: the 30 s gap was not waited
     assert await asyncio.gather(*waiting) == [2, 3]
+
+
+
+async def test_two_writers_waiting_out_a_gap_never_write_an_empty_batch() -> None:
+    """One writer waits for its round while a second one starts and takes the queue: the
+    first wakes to an empty queue and writes nothing."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=2, gap=30.0)
+    assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+    third = asyncio.ensure_future(b.submit(3))
+    await turns(3)
+    assert rec.batches == [[1, 2]]  # 3 waits for the rest of its round
+    fourth = asyncio.ensure_future(b.submit(4))  # the second writer starts and takes both
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(third, fourth) == [3, 4]
+    await turns(3)
+    assert rec.batches == [[1, 2], [3, 4]]

@@ -92,6 +92,8 @@ class Batcher(Generic[Req, Res]):
                 if wait > 0 and len(self._queue) < self._enough():
                     await self._gather(wait)
                 batch = self._take()
+                if not batch:
+                    continue  # another writer took them while this one waited
                 self.largest = max(self.largest, len(batch))
                 try:
                     results = await self._write([r for r, _ in batch])

@@ -97,7 +97,8 @@ class StorageConfig(_Section):
     # than 16 ballots wait: the voters just answered send again meanwhile and join the next
     # batch (one commit a round, not two). Measured at 10 voters: +32 % ballots embedded, +11 %
     # in a cluster; nothing lost at 50 and 200 (docs/benchmarks.md). A ballot after a quiet
-    # spell, or a long queue, goes at once.
+    # spell, or a long queue, goes at once, and the wait ends once the last round's ballots
+    # all wait again (a lone voter never waits).
     batch_gap: NonNeg = 0.002
 
     @field_validator("replicas", mode="before")

@@ -112,7 +112,6 @@ async def test_a_long_queue_is_written_without_the_gap() -> None:
     assert await asyncio.gather(*waiting) == [2, 3]
 
 
-
 async def test_two_writers_waiting_out_a_gap_never_write_an_empty_batch() -> None:
     """One writer waits for its round while a second one starts and takes the queue: the
     first wakes to an empty queue and writes nothing."""

@@ -457,10 +457,14 @@ class Storage(abc.ABC):
         return await self._ballots.submit(
             CastRequest(poll, voter_key, choices, receipt, slot, code_hash, idem, now))
 
+    # storage.batch_gap when unset: how long a commit takes here decides what waiting pays.
+    DEFAULT_BATCH_GAP = 0.0
+
     def _ballot_batcher(self, max_batch: int, writers: int,
-                        gap: float) -> Batcher[CastRequest, CastResult]:
+                        gap: float | None) -> Batcher[CastRequest, CastResult]:
         return Batcher(self._cast_batch, key=lambda c: (c.poll_id, c.voter_key),
-                       max_batch=max_batch, writers=writers, gap=gap)
+                       max_batch=max_batch, writers=writers,
+                       gap=self.DEFAULT_BATCH_GAP if gap is None else gap)
 
     @abc.abstractmethod
     async def _ballot_transaction(self, fn: Callable[[BallotTx], Awaitable[T]]

@@ -30,7 +30,11 @@ SCHEMA_FILE = resources.schema("sqlite")
 
 
 class SQLiteStorage(Storage):
-    def __init__(self, path: str, batch_gap: float = 0.0) -> None:
+    # At 10 voters +32 % ballots against none; 4 ms took 3 % fewer (docs/benchmarks.md).
+    DEFAULT_BATCH_GAP = 0.002
+
+    def __init__(self, path: str, batch_gap: float | None = 0.0) -> None:
+        """`batch_gap`: None for DEFAULT_BATCH_GAP."""
         super().__init__()
         self.path = path
         self._writer: aiosqlite.Connection | None = None

@@ -49,7 +49,6 @@ def storage_config(rs: ReplicationSet, **storage: Any) -> config_mod.Config:
         "storage": keys})
 
 
-
 @pytest.mark.parametrize("configured, expected", [(None, 0.008), (0.0, 0.0), (0.002, 0.002)])
 def test_the_ballot_batches_gap_is_the_storages_own_unless_configured(
         configured: float | None, expected: float) -> None:
@@ -61,6 +60,7 @@ def test_the_ballot_batches_gap_is_the_storages_own_unless_configured(
         "server": {"name": "gap-test", "mode": "cluster", "secret": "s" * 32},
         "storage": keys})
     assert MySQLStorage(config.storage, config.server.name)._ballots.gap == expected
+
 
 @asynccontextmanager
 async def opened(config: config_mod.Config) -> AsyncIterator[MySQLStorage]:

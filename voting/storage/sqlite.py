@@ -30,7 +30,7 @@ SCHEMA_FILE = resources.schema("sqlite")
 
 
 class SQLiteStorage(Storage):
-    # At 10 voters +32 % ballots against none; 4 ms took 3 % fewer (docs/benchmarks.md).
+    # At 10 voters +32 % ballots against none; 4 and 8 ms took no more (docs/benchmarks.md).
     DEFAULT_BATCH_GAP = 0.002
 
     def __init__(self, path: str, batch_gap: float | None = 0.0) -> None:

@@ -41,7 +41,7 @@ T = TypeVar("T")
 class MySQLStorage(Router, LagMonitor, Storage):
     # A durable commit with its replication costs the primary, the replicas and the backend
     # more than an SQLite commit: waiting longer for the rest of a round pays. Against 2 ms,
-    # a 3-backend cluster took 24 % more ballots at 50 voters, 18 % at 3, 4 % at 200, and at
+    # a 3-backend cluster took 17-24 % more ballots at 50 voters, 18 % at 3, 4 % at 200, and at
     # 10 as many for 19 % less CPU; 16 ms no more (docs/benchmarks.md).
     DEFAULT_BATCH_GAP = 0.008
 

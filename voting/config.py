@@ -95,11 +95,10 @@ class StorageConfig(_Section):
     batch_writers: int = Field(1, ge=1)
     # Seconds from one ballot transaction's end to the next one's start, at least, while fewer
     # than 16 ballots wait: the voters just answered send again meanwhile and join the next
-    # batch (one commit a round, not two). Unset: the storage's own, 0.008 for MySQL (a
-    # cluster at 50 voters +17 to +24 %, at 3 +18 %, at 10 as many for 19 % less CPU) and
-    # 0.002 for SQLite (embedded at 10 voters +32 %); docs/benchmarks.md. A ballot after a
-    # quiet spell, or a long queue, goes at once, and the wait ends once the last round's
-    # ballots all wait again (a lone voter never waits).
+    # batch (one commit a round, not two). Unset: the storage's own DEFAULT_BATCH_GAP (what
+    # its commit costs decides what waiting pays; the measurements beside each). A ballot
+    # after a quiet spell, or a long queue, goes at once, and the wait ends once the last
+    # round's ballots all wait again (a lone voter never waits).
     batch_gap: NonNeg | None = None
 
     @field_validator("replicas", mode="before")

@@ -126,3 +126,40 @@ async def test_two_writers_waiting_out_a_gap_never_write_an_empty_batch() -> Non
         assert await asyncio.gather(third, fourth) == [3, 4]
     await turns(3)
     assert rec.batches == [[1, 2], [3, 4]]
+
+
+
+@pytest.mark.parametrize("max_gap", [None, 0.02])
+async def test_rounds_slower_than_the_gap_lengthen_it(max_gap: float | None) -> None:
+    """Rounds of three clients coming back 60 ms after their answers, with a 20 ms gap: timed,
+    they lengthen the gap to 1.5 × their time (within max_gap, 4 × gap when unset), so the
+    client back first waits for the rest of its round instead of being written alone (one
+    commit of one ballot for each commit of the others, every round). Held at 20 ms
+    (max_gap), it is written alone."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, max_gap=max_gap)
+    async with asyncio.timeout(10):
+        for _ in range(8):
+            assert await asyncio.gather(*(b.submit(i) for i in (1, 2, 3))) == [1, 2, 3]
+            await asyncio.sleep(0.06)  # the answers' way back, the voters, the next ballots
+        assert await asyncio.gather(*(b.submit(i) for i in (1, 2, 3))) == [1, 2, 3]
+    if max_gap is None:
+        assert b.back >= 0.049 and b.current_gap() == min(0.08, 1.5 * b.back)
+    else:
+        assert b.current_gap() == 0.02
+    rec.batches.clear()
+    first = asyncio.ensure_future(b.submit(1))  # back at once, the others 40 ms later
+    await asyncio.sleep(0.04)
+    rest = [asyncio.ensure_future(b.submit(i)) for i in (2, 3)]
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(first, *rest) == [1, 2, 3]
+    assert rec.batches == ([[1, 2, 3]] if max_gap is None else [[1], [2, 3]])
+
+
+async def test_a_pause_longer_than_max_gap_is_not_a_round_coming_back() -> None:
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.01, max_gap=0.02)
+    assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+    await asyncio.sleep(0.05)  # the hall paused
+    assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+    assert b.back == 0.0 and b.current_gap() == 0.01

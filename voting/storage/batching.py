@@ -11,7 +11,12 @@ round. The wait ends as soon as as many requests wait as the last round held (th
 just written plus those that queued meanwhile): everyone is back, so a lone client, or a
 hall whose voters all came back early, waits for nothing. A request after a quiet spell is
 still written at once, and so is a long queue (`gap_below` or more): then the writer is
-the bound, and idling it would cost more than the commits it saves."""
+the bound, and idling it would cost more than the commits it saves.
+
+The gap grows to the time a round takes to come back, times BACK_FACTOR (up to `max_gap`):
+on a busy machine a round comes back later than `gap`, and a gap that ends first writes
+the few that came back early alone, every round (a voter out of step with the rest of the
+hall: one commit of one ballot for each commit of the others)."""
 from __future__ import annotations
 
 import asyncio
@@ -22,18 +27,24 @@ Res = TypeVar("Res")
 
 
 class Batcher(Generic[Req, Res]):
+    BACK_FACTOR = 1.5  # the gap, against the time rounds take to come back (moving average)
+    BACK_WEIGHT = 0.2  # of each new round's time in that average
+
     def __init__(self, write: Callable[[list[Req]], Awaitable[list[Res | BaseException]]],
                  key: Callable[[Req], Hashable] | None, max_batch: int = 64,
-                 writers: int = 2, gap: float = 0.0, gap_below: int = 16) -> None:
+                 writers: int = 2, gap: float = 0.0, gap_below: int = 16,
+                 max_gap: float | None = None) -> None:
         """`key`: at most one request per key goes in a batch (None: any number). `gap`:
         seconds from the end of one batch's write to the start of the next, at least, while
-        fewer than `gap_below` requests wait."""
+        fewer than `gap_below` requests wait; longer (up to `max_gap`, 4 × gap unset) while
+        rounds take longer to come back."""
         self._write = write
         self._key = key
         self.max_batch = max_batch
         self.writers = writers
         self.gap = gap
         self.gap_below = gap_below
+        self.max_gap = 4 * gap if max_gap is None else max(gap, max_gap)
         self._queue: list[tuple[Req, asyncio.Future[Res]]] = []
         self._running = 0
         self._last_end = float("-inf")
@@ -41,12 +52,21 @@ class Batcher(Generic[Req, Res]):
         # many wait, the gap has gathered all it can.
         self._round = 0
         self._gathered: asyncio.Future[None] | None = None
+        # How long rounds take to come back (moving average, seconds), and the round being
+        # timed: when its batch was written, its size, and the requests that came since.
+        self.back = 0.0
+        self._timing: tuple[float, int] | None = None
+        self._arrived = 0
         self.largest = 0
 
     async def submit(self, request: Req) -> Res:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Res] = loop.create_future()
         self._queue.append((request, future))
+        if self._timing is not None:
+            self._arrived += 1
+            if self._arrived >= self._timing[1]:
+                self._timed(loop.time() - self._timing[0])
         if self._gathered is not None and len(self._queue) >= self._enough() \
                 and not self._gathered.done():
             self._gathered.set_result(None)
@@ -55,6 +75,15 @@ class Batcher(Generic[Req, Res]):
             loop.create_task(self._drain())
         # The write goes on if the caller goes away: its outcome is decided by the batch.
         return await asyncio.shield(future)
+
+    def current_gap(self) -> float:
+        return min(self.max_gap, max(self.gap, self.BACK_FACTOR * self.back))
+
+    def _timed(self, seconds: float) -> None:
+        """A round came back this long after its batch was written."""
+        self._timing = None
+        if seconds <= self.max_gap:  # longer: the hall paused, not a round coming back
+            self.back += self.BACK_WEIGHT * (seconds - self.back)
 
     def _enough(self) -> int:
         return min(self.gap_below, self._round)
@@ -88,7 +117,7 @@ class Batcher(Generic[Req, Res]):
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                wait = self._last_end + self.gap - loop.time()
+                wait = self._last_end + self.current_gap() - loop.time()
                 if wait > 0 and len(self._queue) < self._enough():
                     await self._gather(wait)
                 batch = self._take()
@@ -103,8 +132,12 @@ class Batcher(Generic[Req, Res]):
                         _settle(batch, results)
                         raise
                 _settle(batch, results)
-                self._last_end = loop.time()
+                self._last_end = now = loop.time()
                 self._round = len(batch) + len(self._queue)
+                # One round timed at a time: a batch of the few out of step ends while the
+                # rest of the round is still on its way, and must not restart the count.
+                if self.gap and (self._timing is None or now - self._timing[0] > self.max_gap):
+                    self._timing, self._arrived = (now, self._round), len(self._queue)
         finally:
             self._running -= 1
 

@@ -129,20 +129,24 @@ async def test_two_writers_waiting_out_a_gap_never_write_an_empty_batch() -> Non
 
 
 
+
+ROUND = list(range(1, Batcher.GROW_FROM + 1))  # the smallest round whose time is measured
+
+
 @pytest.mark.parametrize("max_gap", [None, 0.02])
 async def test_rounds_slower_than_the_gap_lengthen_it(max_gap: float | None) -> None:
-    """Rounds of three clients coming back 60 ms after their answers, with a 20 ms gap: timed,
-    they lengthen the gap to 1.5 × their time (within max_gap, 4 × gap when unset), so the
-    client back first waits for the rest of its round instead of being written alone (one
-    commit of one ballot for each commit of the others, every round). Held at 20 ms
+    """Rounds of eight clients coming back 60 ms after their answers, with a 20 ms gap:
+    timed, they lengthen the gap to 1.5 × their time (within max_gap, 4 × gap when unset),
+    so the client back first waits for the rest of its round instead of being written alone
+    (one commit of one ballot for each commit of the others, every round). Held at 20 ms
     (max_gap), it is written alone."""
     rec = Recorder()
     b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, max_gap=max_gap)
     async with asyncio.timeout(10):
         for _ in range(8):
-            assert await asyncio.gather(*(b.submit(i) for i in (1, 2, 3))) == [1, 2, 3]
+            assert await asyncio.gather(*(b.submit(i) for i in ROUND)) == ROUND
             await asyncio.sleep(0.06)  # the answers' way back, the voters, the next ballots
-        assert await asyncio.gather(*(b.submit(i) for i in (1, 2, 3))) == [1, 2, 3]
+        assert await asyncio.gather(*(b.submit(i) for i in ROUND)) == ROUND
     if max_gap is None:
         assert b.back >= 0.049 and b.current_gap() == min(0.08, 1.5 * b.back)
     else:
@@ -150,16 +154,34 @@ async def test_rounds_slower_than_the_gap_lengthen_it(max_gap: float | None) -> 
     rec.batches.clear()
     first = asyncio.ensure_future(b.submit(1))  # back at once, the others 40 ms later
     await asyncio.sleep(0.04)
-    rest = [asyncio.ensure_future(b.submit(i)) for i in (2, 3)]
+    rest = [asyncio.ensure_future(b.submit(i)) for i in ROUND[1:]]
     async with asyncio.timeout(10):
-        assert await asyncio.gather(first, *rest) == [1, 2, 3]
-    assert rec.batches == ([[1, 2, 3]] if max_gap is None else [[1], [2, 3]])
+        assert await asyncio.gather(first, *rest) == ROUND
+    assert rec.batches == ([ROUND] if max_gap is None else [[1], ROUND[1:]])
+
+
+async def test_a_small_round_keeps_the_gap() -> None:
+    """Two voters spread over several backends: the second ballot of a round here has most
+    likely gone to another backend, so the first waits out the gap, never longer, however
+    long rounds took before."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, max_gap=10.0)
+    b.back = 5.0  # as after slow rounds of a larger hall: grown, the gap would be seconds
+    async with asyncio.timeout(10):
+        for _ in range(3):
+            assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+            await asyncio.sleep(0.06)
+    assert b.current_gap() == 0.02
+    rec.batches.clear()
+    async with asyncio.timeout(1.5):  # the 20 ms gap, not seconds
+        assert await b.submit(1) == 1
+    assert rec.batches == [[1]]
 
 
 async def test_a_pause_longer_than_max_gap_is_not_a_round_coming_back() -> None:
     rec = Recorder()
     b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.01, max_gap=0.02)
-    assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+    assert await asyncio.gather(*(b.submit(i) for i in ROUND)) == ROUND
     await asyncio.sleep(0.05)  # the hall paused
-    assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
+    assert await asyncio.gather(*(b.submit(i) for i in ROUND)) == ROUND
     assert b.back == 0.0 and b.current_gap() == 0.01

@@ -128,8 +128,6 @@ async def test_two_writers_waiting_out_a_gap_never_write_an_empty_batch() -> Non
     assert rec.batches == [[1, 2], [3, 4]]
 
 
-
-
 ROUND = list(range(1, Batcher.GROW_FROM + 1))  # the smallest round whose time is measured
 
 

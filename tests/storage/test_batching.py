@@ -176,6 +176,23 @@ async def test_a_small_round_keeps_the_gap() -> None:
     assert rec.batches == [[1]]
 
 
+async def test_a_round_over_twice_gap_below_keeps_the_gap() -> None:
+    """A hall so large that a backend's queue is the bound (200 voters over three backends:
+    rounds of 60): the writer must not idle for a gap grown during slower rounds."""
+    rec = Recorder()
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, gap_below=4,
+                                   max_gap=10.0)
+    b.back = 5.0  # grown, the gap would be seconds
+    big = list(range(1, 2 * b.gap_below + 2))  # over 2 × gap_below, and over GROW_FROM
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(*(b.submit(i) for i in big)) == big
+    assert b.current_gap() == 0.02
+    rec.batches.clear()
+    async with asyncio.timeout(1.5):  # the 20 ms gap, not seconds
+        assert await b.submit(1) == 1
+    assert rec.batches == [[1]]
+
+
 async def test_a_pause_longer_than_max_gap_is_not_a_round_coming_back() -> None:
     rec = Recorder()
     b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.01, max_gap=0.02)

@@ -13,12 +13,14 @@ hall whose voters all came back early, waits for nothing. A request after a quie
 still written at once, and so is a long queue (`gap_below` or more): then the writer is
 the bound, and idling it would cost more than the commits it saves.
 
-After a round of GROW_FROM or more, the gap grows to the time such rounds take to come back,
-times BACK_FACTOR (up to `max_gap`): on a busy machine a round comes back later than `gap`,
-and a gap that ends first writes the few that came back early alone, every round (a voter
-out of step with the rest of the hall: one commit of one ballot for each commit of the
-others). A smaller round keeps `gap`: a ballot missing from it has more likely gone to
-another backend than stayed behind, and waiting longer for it would only delay the rest."""
+After a round of GROW_FROM to 2 × `gap_below` requests, the gap grows to the time such rounds
+take to come back, times BACK_FACTOR (up to `max_gap`): on a busy machine a round comes back
+later than `gap`, and a gap that ends first writes the few that came back early alone, every
+round (a voter out of step with the rest of the hall: one commit of one ballot for each
+commit of the others). A smaller round keeps `gap`: a ballot missing from it has more likely
+gone to another backend than stayed behind, and waiting longer for it would only delay the
+rest. So does a larger one: the writer is the bound there (as with `gap_below`), and a gap
+grown earlier would idle it whenever the queue runs short after a commit."""
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +41,8 @@ class Batcher(Generic[Req, Res]):
                  max_gap: float | None = None) -> None:
         """`key`: at most one request per key goes in a batch (None: any number). `gap`:
         seconds from the end of one batch's write to the start of the next, at least, while
-        fewer than `gap_below` requests wait; after a round of GROW_FROM or more, longer (up
-        to `max_gap`, 4 × gap unset) while such rounds take longer to come back."""
+        fewer than `gap_below` requests wait; after a round of GROW_FROM to 2 × gap_below,
+        longer (up to `max_gap`, 4 × gap unset) while such rounds take longer to come back."""
         self._write = write
         self._key = key
         self.max_batch = max_batch
@@ -79,8 +81,12 @@ class Batcher(Generic[Req, Res]):
         # The write goes on if the caller goes away: its outcome is decided by the batch.
         return await asyncio.shield(future)
 
+    def _grows(self) -> bool:
+        """Whether the last round's size lets the gap grow with the rounds' time."""
+        return self.GROW_FROM <= self._round <= 2 * self.gap_below
+
     def current_gap(self) -> float:
-        if self._round < self.GROW_FROM:
+        if not self._grows():
             return self.gap
         return min(self.max_gap, max(self.gap, self.BACK_FACTOR * self.back))
 
@@ -141,7 +147,7 @@ class Batcher(Generic[Req, Res]):
                 self._round = len(batch) + len(self._queue)
                 # One round timed at a time: a batch of the few out of step ends while the
                 # rest of the round is still on its way, and must not restart the count.
-                if self.gap and self._round >= self.GROW_FROM and \
+                if self.gap and self._grows() and \
                         (self._timing is None or now - self._timing[0] > self.max_gap):
                     self._timing, self._arrived = (now, self._round), len(self._queue)
         finally:

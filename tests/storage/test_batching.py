@@ -158,34 +158,19 @@ async def test_rounds_slower_than_the_gap_lengthen_it(max_gap: float | None) -> 
     assert rec.batches == ([ROUND] if max_gap is None else [[1], ROUND[1:]])
 
 
-async def test_a_small_round_keeps_the_gap() -> None:
-    """Two voters spread over several backends: the second ballot of a round here has most
-    likely gone to another backend, so the first waits out the gap, never longer, however
-    long rounds took before."""
+@pytest.mark.parametrize("size, gap_below", [(2, 16), (9, 4)])
+async def test_rounds_too_small_or_too_large_keep_the_gap(size: int, gap_below: int) -> None:
+    """A small round (two voters spread over several backends: the second ballot of a round
+    here has most likely gone to another backend) and one over 2 × gap_below (a hall so
+    large that the writer is the bound: 200 voters, rounds of 60 a backend) keep the gap,
+    however long rounds took before: the ballot back first waits it out, never longer."""
     rec = Recorder()
-    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, max_gap=10.0)
-    b.back = 5.0  # as after slow rounds of a larger hall: grown, the gap would be seconds
+    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02,
+                                   gap_below=gap_below, max_gap=10.0)
+    b.back = 5.0  # as after slow rounds of another hall: grown, the gap would be seconds
+    hall = list(range(1, size + 1))
     async with asyncio.timeout(10):
-        for _ in range(3):
-            assert await asyncio.gather(b.submit(1), b.submit(2)) == [1, 2]
-            await asyncio.sleep(0.06)
-    assert b.current_gap() == 0.02
-    rec.batches.clear()
-    async with asyncio.timeout(1.5):  # the 20 ms gap, not seconds
-        assert await b.submit(1) == 1
-    assert rec.batches == [[1]]
-
-
-async def test_a_round_over_twice_gap_below_keeps_the_gap() -> None:
-    """A hall so large that a backend's queue is the bound (200 voters over three backends:
-    rounds of 60): the writer must not idle for a gap grown during slower rounds."""
-    rec = Recorder()
-    b: Batcher[int, int] = Batcher(rec.write, key=None, writers=1, gap=0.02, gap_below=4,
-                                   max_gap=10.0)
-    b.back = 5.0  # grown, the gap would be seconds
-    big = list(range(1, 2 * b.gap_below + 2))  # over 2 × gap_below, and over GROW_FROM
-    async with asyncio.timeout(10):
-        assert await asyncio.gather(*(b.submit(i) for i in big)) == big
+        assert await asyncio.gather(*(b.submit(i) for i in hall)) == hall
     assert b.current_gap() == 0.02
     rec.batches.clear()
     async with asyncio.timeout(1.5):  # the 20 ms gap, not seconds

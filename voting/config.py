@@ -98,8 +98,8 @@ class StorageConfig(_Section):
     # batch (one commit a round, not two). Unset: the storage's own DEFAULT_BATCH_GAP (what
     # its commit costs decides what waiting pays; the measurements beside each). A ballot
     # after a quiet spell, or a long queue, goes at once, and the wait ends once the last
-    # round's ballots all wait again (a lone voter never waits). Rounds of 8 to 32 that are
-    # slower to come back lengthen it, up to 4 × this (voting/storage/batching.py).
+    # round's ballots all wait again (a lone voter never waits). A hall's rounds that are
+    # slower to come back lengthen it, within bounds kept in voting/storage/batching.py.
     batch_gap: NonNeg | None = None
 
     @field_validator("replicas", mode="before")

@@ -15,7 +15,7 @@ from voting.metrics import Metrics
 from voting.storage.sqlite import SQLiteStorage
 from voting.ws.broker import InProcessBroker
 from voting.ws.outbox import Outbox
-from voting.ws.registry import UNHEARD_FOR, Pacer, Registry
+from voting.ws.registry import UNHEARD_FOR, Registry
 
 
 class FakeSubscriber:
@@ -290,59 +290,6 @@ async def test_the_relay_carries_counts_so_watchers_elsewhere_do_not_read(tmp_pa
         await storage.close()
 
 
-def test_the_interval_lengthens_under_load_up_to_its_bound_and_comes_back() -> None:
-    now = [0.0]
-    pacer = Pacer(0.1, 1.0, clock=lambda: now[0])
-    for _ in range(5):  # broadcasts take 20 % of the time: within the budget
-        now[0] += 0.5
-        pacer.spent(0.1)
-    assert pacer.interval == 0.1
-    now[0] += 1.0
-    pacer.spent(0.9)  # 90 % of a second broadcasting: lengthened at once, by the share
-    assert 0.1 < pacer.interval <= 1.0
-    now[0] += 1.0
-    pacer.spent(5.0)  # far over: capped at max_tally_interval
-    assert pacer.interval == 1.0
-    steps = 0
-    while pacer.interval > 0.1:  # load gone: back to the configured interval, step by step
-        now[0] += max(Pacer.WINDOW, 2 * pacer.interval)  # one window each
-        before = pacer.interval
-        pacer.spent(0.0)
-        assert before * Pacer.SHORTEN - 1e-9 <= pacer.interval < before
-        steps += 1
-    assert pacer.interval == 0.1 and steps == 4  # 1.0, 0.5, 0.25, 0.125, 0.1: a few seconds
-    for _ in range(30):  # the event loop wakes 150 ms late: frames less often, not queued
-        pacer.late(0.15)
-    now[0] += 1.0
-    pacer.spent(0.0)
-    assert pacer.interval >= 0.4
-
-
-def test_a_quiet_spell_after_a_burst_brings_the_interval_back() -> None:
-    """A crowd's feeds opening at once make the loop late and the interval long; the
-    ballots that follow a few quiet seconds later get the configured interval, not the
-    burst's."""
-    now = [0.0]
-    pacer = Pacer(0.1, 1.0, clock=lambda: now[0])
-    for _ in range(30):
-        pacer.late(0.4)
-    now[0] += 1.0
-    pacer.spent(0.0)
-    assert pacer.interval == 1.0
-    now[0] += 5.0  # nothing broadcast for five seconds (2.5 windows of 2 s)
-    pacer.spent(0.001)
-    assert pacer.interval < 0.25
-    now[0] += max(Pacer.WINDOW, 2 * pacer.interval)
-    pacer.spent(0.001)
-    assert pacer.interval == 0.1
-    # Under load the lateness is measured afresh at every flush and keeps the interval long.
-    for _ in range(30):
-        pacer.late(0.4)
-        now[0] += 0.1
-        pacer.spent(0.001)
-    assert pacer.interval == 1.0
-
-
 async def test_a_large_audience_lengthens_the_interval_to_its_frames_bound(tmp_path: Path) -> None:
     storage = SQLiteStorage(str(tmp_path / "f.sqlite3"))
     await storage.open()
@@ -402,27 +349,6 @@ async def test_polls_with_a_few_watchers_each_are_not_slowed_by_their_number(
         for s in subs:
             await s.close()
         await storage.close()
-
-
-def test_frames_sent_over_the_bound_lengthen_the_interval_until_within_it() -> None:
-    now = [0.0]
-    pacer = Pacer(0.1, 2.0, clock=lambda: now[0], max_frames_per_second=1000)
-    now[0] += 1.0
-    pacer.spent(0.0, 800)  # 800 frames a second: within the bound
-    assert pacer.interval == 0.1
-    now[0] += 1.0
-    pacer.spent(0.0, 3000)  # 3,000 a second at 0.1 s: 0.3 s keeps busy polls at 1,000
-    assert pacer.interval == pytest.approx(0.3)
-    now[0] += 1.0
-    pacer.spent(0.0, 1000)  # at the bound: stays
-    assert pacer.interval == pytest.approx(0.3)
-    for _ in range(20):  # the audience left: back to the configured interval, step by step
-        now[0] += 1.0
-        pacer.spent(0.0, 10)
-    assert pacer.interval == 0.1
-    assert pacer.interval_for(500) == pytest.approx(0.5)  # one crowd: bounded at once
-    assert pacer.interval_for(5000) == 2.0  # never beyond max_tally_interval
-    assert Pacer(0.1, 2.0).interval_for(5000) == 0.1  # no bound configured
 
 
 async def test_a_poll_read_for_its_subscribers_serves_their_ballots(tmp_path: Path) -> None:

@@ -31,8 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from voting.bench.run import SCENARIOS, Backend, BenchError, Options, Target, dumps, main_report, \
-    pid_listening_on
+from voting.bench.procstat import pid_listening_on
+from voting.bench.run import SCENARIOS, Backend, BenchError, Options, Target, dumps, main_report
 from voting.bench.report import table
 
 __all__ = ["add_arguments", "run_bench"]

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tests.storage import contract
 from voting import domain
-from voting.domain import Question, Rankings, Tally, instant_runoff
+from voting.domain import Question, Tally
+from voting.runoff import Rankings, instant_runoff
 from voting.storage.sqlite import SQLiteStorage
 
 

@@ -12,10 +12,11 @@ from typing import Any, Awaitable, Callable
 
 from voting import domain
 from voting.definitions import PollDefinitions
-from voting.domain import Poll, Rankings, Tally
+from voting.domain import Poll, Tally
 from voting.errors import AlreadyVoted, ApiError, CodeUsed, DomainError, IdempotencyKeyReused, \
     InvalidCode, NoBallot, PollClosed, PollNotFound
 from voting.metrics import Metrics
+from voting.runoff import Rankings
 from voting.storage.base import BallotRecord, IdempotencyConflict, IdempotencyRecord, \
     PollSummary, Storage
 from voting.tokens import Signer, code_voter_key, hashes_equal, new_poll_id, new_receipt, \

@@ -14,10 +14,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
-from voting.domain import Poll, Question, Rankings, Tally, ballot_counts, ballot_rankings, \
-    delta, now_ms, status_at
+from voting.domain import Poll, Question, Tally, ballot_counts, ballot_rankings, delta, now_ms, \
+    status_at
 from voting.errors import AlreadyVoted, CodeUsed, DomainError, InvalidCode, PollClosed, \
     PollNotFound, StorageUnavailable
+from voting.runoff import Rankings
 from voting.storage.batching import Batcher
 
 T = TypeVar("T")

@@ -23,7 +23,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from voting.bench import workers
 from voting.bench.clients import HttpConn, call_json, host_port
-from voting.bench.procstat import cpu_cores, cpu_snapshot, pid_listening_on, rss_kb
+from voting.bench.procstat import cpu_cores, cpu_snapshot, rss_kb
 from voting.bench.stats import Histogram, latency_ms, ratio
 
 T = TypeVar("T")

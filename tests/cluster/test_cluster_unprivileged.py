@@ -13,7 +13,6 @@ import importlib.metadata as md
 import json
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import tempfile

@@ -1,7 +1,6 @@
 """Fuzzing the embedded server (`voting serve` as a process): see tests/fuzz.py."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest

@@ -1,5 +1,12 @@
-"""The tally interval in force for this process's live feeds (DESIGN §5: lengthened under
-load up to `ws.max_tally_interval` rather than falling behind)."""
+"""The tally interval in force for this process's live feeds.
+
+It is `tally_interval`, lengthened (up to `max_interval`, DESIGN §5) while sending
+tallies takes more than half of this process's time or the frames sent exceed
+`max_frames_per_second`: an audience too large for the pace gets fresher frames less
+often instead of a backlog, and ballots keep their share of the CPU. A poll whose own
+audience here would exceed that bound at the interval in force is paced slower from its
+first frame (`interval_for`); a poll with a few watchers is not slowed by the crowd on
+another."""
 from __future__ import annotations
 
 import time

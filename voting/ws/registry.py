@@ -13,13 +13,8 @@ nobody watches anywhere (its last relayed tally reached nobody) is neither read
 nor relayed until someone starts watching it (see the Redis broker), or for
 UNHEARD_FOR seconds at most.
 
-The interval in force is `tally_interval`, lengthened (up to `max_interval`,
-DESIGN §5) while sending tallies takes more than half of this process's time or
-the frames sent exceed `max_frames_per_second`: an audience too large for the
-pace gets fresher frames less often instead of a backlog, and ballots keep their
-share of the CPU. A poll whose own audience here would exceed that bound at the
-interval in force is paced slower from its first frame; a poll with a few
-watchers is not slowed by the crowd on another.
+The interval in force comes from the pacer (voting/ws/pacer.py): lengthened under
+load rather than falling behind.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The coordinator of `voting bench`: scenarios, baselines, checks.
+"""The coordinator of `voting bench`: scenarios and checks (the baselines: baselines.py).
 
 The coordinator itself sends only setup requests (polls, /results, /metrics);
 ballots come from a voter process and WebSocket frames land in subscriber
@@ -11,18 +11,16 @@ import json
 import multiprocessing
 import os
 import re
-import secrets
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
-from voting.bench import workers
+from voting.bench import baselines, workers
 from voting.bench.clients import HttpConn, call_json, host_port
+from voting.bench.errors import BenchError
 from voting.bench.procstat import cpu_cores, cpu_snapshot, rss_kb
 from voting.bench.stats import Histogram, latency_ms, ratio
 
@@ -30,10 +28,6 @@ T = TypeVar("T")
 
 # Seconds per slice of a run in vote_to_tally_ms_over_time (when the tail happened).
 SLICE = 0.25
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -157,7 +151,7 @@ class Bench:
     async def all_voters(self, cmds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(self.rpc(p, c) for p, c in zip(self.voters, cmds))))
 
-    def _split(self, n: int) -> list[int]:
+    def split(self, n: int) -> list[int]:
         """n spread over the voter processes (the first ones take the remainder)."""
         v = len(self.voters)
         return [n // v + (1 if i < n % v else 0) for i in range(v)]
@@ -236,7 +230,7 @@ class Bench:
         await self.ensure_tokens(first_token + len(plan) + len(self.voters))
         host, port = self.t.host_port
         v = len(self.voters)
-        conc = self._split(concurrency)
+        conc = self.split(concurrency)
         answers, cpu = await self.with_cpu(self.all_voters([
             {"cmd": "ballots", "host": host, "port": port, "concurrency": max(1, conc[k]),
              "plan": plan[k::v], "rate": rate / v, "first_token": -(-first_token // v),
@@ -364,114 +358,6 @@ class Bench:
             out[poll] = [[base + i + 1, acc[i][1]] for i in range(0, len(acc), step)]
         return out
 
-    # --- baselines --------------------------------------------------------------------
-    async def b_nop(self, concurrency: int, n: int) -> dict[str, Any]:
-        host, port = self.t.host_port
-        # The servers' CPU per no-op beside the ballot's: what a ballot costs beyond a request.
-        answers, cpu = await self.with_cpu(self.all_voters([
-            {"cmd": "nop", "host": host, "port": port, "concurrency": max(1, c), "n": m,
-             "browser_headers": self.o.browser_headers}
-            for c, m in zip(self._split(concurrency), self._split(n))]))
-        ok = sum(a["statuses"].get("200", 0) for a in answers)
-        seconds = max(a["seconds"] for a in answers)
-        statuses: dict[str, int] = {}
-        for a in answers:
-            for k, c in a["statuses"].items():
-                statuses[k] = statuses.get(k, 0) + c
-        return {"requests_per_second": round(ok / seconds, 1),
-                "latency": latency_ms([x for a in answers for x in a["latencies"]]),
-                "statuses": statuses, "cpu_cores": cpu}
-
-    async def b_ins(self, concurrency: int, n: int) -> dict[str, Any] | None:
-        if self.t.mysql is None and self.t.mode == "server":
-            return None  # no primary named: a SQLite file here says nothing about it
-        if self.t.mysql is not None:
-            # A name of its own: the database may be a deployment's, where a table called
-            # like this one could exist (CREATE fails rather than the DROP taking it).
-            table = f"bench_ins_{secrets.token_hex(4)}"
-            await asyncio.to_thread(self._mysql_ddl, f"CREATE TABLE {table} "
-                                    "(id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)")
-            try:
-                ans = await self.rpc(self.inserter, {"cmd": "inserts", "dsn": self.t.mysql,
-                                                     "table": table, "n": n,
-                                                     "concurrency": concurrency})
-            finally:
-                await asyncio.to_thread(self._mysql_ddl, f"DROP TABLE IF EXISTS {table}")
-            what = f"MariaDB primary, asyncmy over TCP, {concurrency} connections, autocommit"
-        else:
-            path = os.path.join(self.t.scratch_dir, f"bench-ins-{os.getpid()}.sqlite3")
-            ans = await self.rpc(self.inserter, {"cmd": "inserts", "path": path, "n": n})
-            what = "SQLite WAL synchronous=FULL, one writer, autocommit"
-        return {"inserts_per_second": round(ans["n"] / ans["seconds"], 1), "what": what,
-                "latency": latency_ms(ans["latencies"]) if ans["latencies"] else None}
-
-    def _mysql_ddl(self, sql: str) -> None:
-        import pymysql
-
-        assert self.t.mysql is not None
-        if self.t.mysql_root_socket:
-            conn = pymysql.connect(unix_socket=self.t.mysql_root_socket, user="root",
-                                   database=self.t.mysql["database"], autocommit=True)
-        else:
-            d = self.t.mysql
-            conn = pymysql.connect(host=d["host"], port=d["port"], user=d["user"],
-                                   password=d["password"], database=d["database"],
-                                   autocommit=True)
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
-
-    async def bare_server(self) -> tuple[subprocess.Popen[bytes], int]:
-        port_file = tempfile.NamedTemporaryFile(prefix="bench-bare-", delete=False)
-        port_file.close()
-        os.unlink(port_file.name)
-        proc = subprocess.Popen([sys.executable, "-m", "voting.bench.bare", port_file.name],
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(port_file.name) or not Path(port_file.name).read_text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise BenchError("the bare Tornado server did not start")
-            await asyncio.sleep(0.05)
-        port = int(Path(port_file.name).read_text())
-        os.unlink(port_file.name)
-        return proc, port
-
-    async def b_ws(self, n: int) -> dict[str, Any]:
-        """A bare Tornado process broadcasting one message to n sockets, as fast as it can."""
-        proc, port = await self.bare_server()
-        try:
-            await self.connect([("bare0000", n)], "127.0.0.1", port, subscribe=False)
-            conn = HttpConn("127.0.0.1", port)
-            t0 = time.monotonic()
-            code, ans = await call_json(conn, "POST", f"/broadcast?seconds={self.o.bws_seconds}",
-                                        {})
-            t1 = time.monotonic()
-            conn.close()
-            received = sum((await self.frames_between(t0, t1)).values())
-            await self.close_feeds()
-            return {"sockets": n, "frames_per_second": round(received / (t1 - t0), 1),
-                    "sent_per_second": round(ans["frames_per_second"], 1)}
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-    async def b_mem(self, n: int) -> dict[str, Any]:
-        proc, port = await self.bare_server()
-        try:
-            before = rss_kb(proc.pid)
-            c = await self.connect([("bare0000", n)], "127.0.0.1", port, subscribe=False)
-            await asyncio.sleep(1.0)  # let the allocator settle before reading RSS
-            after = rss_kb(proc.pid)
-            await self.close_feeds()
-            per = (after - before) / max(1, c["connected"]) if before and after else None
-            return {"sockets": c["connected"], "rss_kb_before": before, "rss_kb_after": after,
-                    "kb_per_socket": round(per, 2) if per is not None else None}
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
     # --- scenarios --------------------------------------------------------------------
     def plan_for(self, polls: list[tuple[str, str, list[str]]], n: int
                  ) -> list[tuple[str, str, str]]:
@@ -487,9 +373,9 @@ class Bench:
             progress(f"hot: B_nop at concurrency {c}")
             # Three times the ballots: a no-op is several times faster, and a run of under a
             # second gave ratios that moved by half from one run to the next.
-            nop = await self.b_nop(c, 3 * self.o.ballots)
+            nop = await baselines.b_nop(self, c, 3 * self.o.ballots)
             progress(f"hot: B_ins at concurrency {c}")
-            ins = await self.b_ins(c, min(self.o.ballots, 5000))
+            ins = await baselines.b_ins(self, c, min(self.o.ballots, 5000))
             polls = await self.create_polls(1)
             progress(f"hot: {self.o.ballots} ballots on one poll, concurrency {c}")
             cast = await self.cast(self.plan_for(polls, self.o.ballots), c)
@@ -576,7 +462,7 @@ class Bench:
             busiest = max(row["per_backend"].items(), key=lambda kv: kv[1], default=(None, 0))
             if busiest[0] is not None and busiest[1] > 0:
                 progress(f"fanout S={s}: B_ws with {busiest[1]} sockets")
-                bws = await self.b_ws(busiest[1])
+                bws = await baselines.b_ws(self, busiest[1])
                 fps = row["frames_per_second_by_backend"].get(busiest[0], 0.0)
                 pace = busiest[1] / self.t.tally_interval
                 row["efficiency"] = {
@@ -609,7 +495,7 @@ class Bench:
         await self.close_feeds()
         per = (after - before) / max(1, conn["connected"]) if before and after else None
         progress(f"idle: B_mem with {self.o.idle} sockets")
-        mem = await self.b_mem(self.o.idle)
+        mem = await baselines.b_mem(self, self.o.idle)
         row = {"backend": b.name, "sockets": self.o.idle, "connected": conn["connected"],
                "rss_kb_before": before, "rss_kb_after": after,
                "kb_per_socket": round(per, 2) if per is not None else None, "B_mem": mem,

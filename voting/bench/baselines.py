@@ -52,8 +52,8 @@ async def b_ins(bench: Bench, concurrency: int, n: int) -> dict[str, Any] | None
                                 "(id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)")
         try:
             ans = await bench.rpc(bench.inserter, {"cmd": "inserts", "dsn": bench.t.mysql,
-                                                 "table": table, "n": n,
-                                                 "concurrency": concurrency})
+                                                   "table": table, "n": n,
+                                                   "concurrency": concurrency})
         finally:
             await asyncio.to_thread(_mysql_ddl, bench, f"DROP TABLE IF EXISTS {table}")
         what = f"MariaDB primary, asyncmy over TCP, {concurrency} connections, autocommit"

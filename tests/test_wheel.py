@@ -1,7 +1,7 @@
 """The package as a user gets it: the wheel built with `python -m build` (sdist, then the
 wheel from the sdist), checked, installed into a clean virtualenv in a temporary directory
 outside the checkout, and run from there: `voting db init`, `voting serve` (a poll created
-and voted on through it) and `voting cluster up`.
+and voted on through it), `voting bench` against it, and `voting cluster up`.
 
 The wheel's dependencies come from the package index (PyPI, or pip's cache of it)."""
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import ROOT, free_port, require_binary, stop_process, wait_http
+from tests.conftest import NO_RATE_LIMITS_ENV, ROOT, free_port, require_binary, stop_process, \
+    wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -166,6 +167,39 @@ def test_db_init_and_serve_from_the_wheel(installed: Installed) -> None:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/readyz", 30, proc, log)
         vote_through(base)
+    finally:
+        assert stop_process(proc) == 0, log.read_text(errors="replace")[-3000:]
+
+
+def test_bench_from_the_wheel(installed: Installed) -> None:
+    """`voting bench` as shipped, run outside the checkout against the wheel's own embedded
+    server: its voter and subscriber processes, B_ins's scratch database and the bare Tornado
+    server of B_ws all start from the installed package."""
+    env = {"VOTING_SERVER__DATA_DIR": str(installed.home / "bench-data"), **NO_RATE_LIMITS_ENV}
+    port = free_port()
+    log = installed.home / "bench-serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([installed.voting, "serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--name", "wheelbench"], cwd=str(installed.home),
+                                env=installed.env(**env), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/readyz", 30, proc, log)
+        report_file = installed.home / "bench.json"
+        res = installed.run("bench", "--url", base, "hot", "fanout", "--ballots", "60",
+                            "--concurrency", "4", "--watch-concurrency", "4", "--subscribers", "5",
+                            "--sub-procs", "1", "--voter-procs", "1", "--bws-seconds", "0.5",
+                            "--json", str(report_file), timeout=240)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        assert "all checks passed" in res.stdout
+        report = json.loads(report_file.read_text())
+        assert report["ok"] is True and report["failures"] == [] and report["mode"] == "embedded"
+        hot = report["results"]["hot"]["runs"][0]
+        assert hot["exact"] is True and hot["statuses"] == {"201": 60}
+        assert hot["B_nop"]["requests_per_second"] > 0 and hot["B_ins"]["inserts_per_second"] > 0
+        [fanout] = report["results"]["fanout"]["runs"]
+        assert fanout["every_subscriber_whole"] is True and fanout["ended_on_results"] == 5
+        assert fanout["efficiency"]["B_ws"]["frames_per_second"] > 0
     finally:
         assert stop_process(proc) == 0, log.read_text(errors="replace")[-3000:]
 

@@ -217,6 +217,18 @@ def test_cluster_up_from_the_wheel(installed: Installed) -> None:
         url = up.stdout.strip().rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:"), up.stdout
         vote_through(url)
+        # The bench against a cluster it did not start: the backends' pids and the primary
+        # (B_ins) from the state directory.
+        report_file = installed.home / "bench-cluster.json"
+        bench = installed.run("bench", "--dir", str(state), "--url", url, "hot", "--ballots", "30",
+                              "--concurrency", "2", "--voter-procs", "1", "--json", str(report_file),
+                              timeout=180, **env)
+        assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-3000:]
+        report = json.loads(report_file.read_text())
+        assert report["ok"] is True and report["mode"] == "cluster"
+        hot = report["results"]["hot"]["runs"][0]
+        assert hot["exact"] is True and hot["statuses"] == {"201": 30}
+        assert hot["B_ins"]["inserts_per_second"] > 0 and report["backends"] == ["backend1"]
         st = installed.run("cluster", "status", "--dir", str(state), "--json", **env)
         assert st.returncode == 0, st.stderr
         config = json.loads((state / "cluster.json").read_text()).get("config")

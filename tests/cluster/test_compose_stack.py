@@ -11,6 +11,8 @@ Phases (each one's duration is printed at the end):
   up       `podman-compose up -d`, then every health check passing
   traffic  a poll, ballots and read-your-writes through nginx; live tallies over
            WebSockets on more than one backend; durable primary, relaxed replicas
+  bench    `voting bench` from the host as docs/benchmarks.md runs it against the stack
+           (hot and fanout at small scale, B_ins on the primary through a scratch account)
   restart  a replica and a backend stopped and started again
   down/up  `down` (volumes kept), `up`: the poll is still there
   teardown `down -v`, the images it built, the base image
@@ -306,6 +308,28 @@ async def exercise(stack: Stack) -> str:
         api.close()
 
 
+def bench(stack: Stack, out: Path) -> dict[str, Any]:
+    """docs/benchmarks.md's recipe for a deployment the bench did not start, at small scale:
+    an account that may fill a scratch database for B_ins, the primary's address on the
+    stack's network, and the bench from the host through nginx's published port."""
+    password = secrets.token_hex(16)
+    stack.sql("mysql_master", "CREATE DATABASE IF NOT EXISTS bench_scratch; "
+              f"CREATE USER IF NOT EXISTS 'bench'@'%' IDENTIFIED BY '{password}'; "
+              "GRANT CREATE, DROP, INSERT ON bench_scratch.* TO 'bench'@'%'")
+    address = stack.pm("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                       stack.container("mysql_master")).stdout.strip()
+    assert address, "the primary has no address on the stack's network"
+    res = subprocess.run(
+        [sys.executable, "-m", "voting", "bench", "--url", stack.url, "hot", "fanout",
+         "--ballots", "40", "--concurrency", "4", "--watch-concurrency", "4", "--subscribers", "6",
+         "--voter-procs", "1", "--sub-procs", "1", "--bws-seconds", "0.5", "--json", str(out)],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=300,
+        env={**os.environ,
+             "VOTING_BENCH_PRIMARY": f"mysql://bench:{password}@{address}:3306/bench_scratch"})
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return dict(json.loads(out.read_text()))
+
+
 async def poll_total(stack: Stack, poll_id: str) -> int:
     api = Api(stack.url)
     try:
@@ -337,6 +361,15 @@ async def test_compose_stack(stack: Stack, capsys: pytest.CaptureFixture[str]) -
             for replica in ("mysql_slave1", "mysql_slave2"):
                 assert stack.sql(replica, flush).split() == ["2", "0", "1"], replica
             poll_id = await exercise(stack)
+
+        with phases("bench"):
+            report = await asyncio.to_thread(bench, stack, stack.ctx.parent / "bench.json")
+            assert report["ok"] is True and report["mode"] == "server", report["failures"]
+            hot = report["results"]["hot"]["runs"][0]
+            assert hot["exact"] is True and hot["statuses"] == {"201": 40}
+            assert hot["B_ins"]["inserts_per_second"] > 0  # on the stack's own primary
+            [fanout] = report["results"]["fanout"]["runs"]
+            assert fanout["every_subscriber_whole"] is True and fanout["ended_on_results"] == 6
 
         with phases("restart"):
             for service in ("mysql_slave1", "backend2"):

@@ -81,8 +81,7 @@ COPY voting/ voting/
 COPY docker/ docker/
 COPY client/ client/
 COPY tests/ tests/
-RUN python -m pytest -q -p no:cacheprovider \
-    -m "not integration and not browser and not cluster and not checkout" \
+RUN python -m pytest -q -p no:cacheprovider -m "not integration and not browser and not cluster and not checkout" \
  && touch /tests-passed
 
 # -- backend1..3 -------------------------------------------------------------------

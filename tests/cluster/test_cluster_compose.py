@@ -228,7 +228,9 @@ def test_secrets_come_from_dotenv_only(compose: dict[str, Any]) -> None:
 def test_dockerfile_runs_the_unit_tests_during_the_build() -> None:
     text = DOCKERFILE.read_text()
     test = stage_text("test").replace("\\\n", " ")  # continuation lines joined
-    assert 'RUN python -m pytest -q -p no:cacheprovider -m "not integration and not browser and not cluster"' in test
+    # The checkout marker: tests of what only the checkout has (docs/, the bench extra).
+    assert ('RUN python -m pytest -q -p no:cacheprovider '
+            '-m "not integration and not browser and not cluster and not checkout"') in test
     assert 'pip install --no-index --find-links /wheels "voting[test]"' in test
     # Every shipped image depends on the test stage, so no builder can skip it.
     for target in set(TARGETS.values()):

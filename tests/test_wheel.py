@@ -14,6 +14,7 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,6 +54,22 @@ class Installed:
     def run(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.voting, *args], cwd=str(self.home), env=self.env(**env),
                               capture_output=True, text=True, timeout=timeout)
+
+    @contextmanager
+    def serving(self, name: str, **env: str) -> Iterator[str]:
+        """The wheel's `voting serve` on a free port, ready; yields its URL, stops it after."""
+        port = free_port()
+        log = self.home / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([self.voting, "serve", "--host", "127.0.0.1", "--port",
+                                     str(port), "--name", name], cwd=str(self.home),
+                                    env=self.env(**env), stdout=out, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(base + "/readyz", 30, proc, log)
+            yield base
+        finally:
+            assert stop_process(proc) == 0, log.read_text(errors="replace")[-3000:]
 
 
 def _run(argv: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -157,18 +174,8 @@ def test_db_init_and_serve_from_the_wheel(installed: Installed) -> None:
     assert init.returncode == 0, init.stdout + init.stderr
     assert "database ready (sqlite)" in init.stdout
     assert any(data.iterdir()), "db init wrote no database"
-    port = free_port()
-    log = installed.home / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([installed.voting, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--name", "wheel"], cwd=str(installed.home), env=installed.env(**env),
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/readyz", 30, proc, log)
+    with installed.serving("wheel", **env) as base:
         vote_through(base)
-    finally:
-        assert stop_process(proc) == 0, log.read_text(errors="replace")[-3000:]
 
 
 def test_bench_from_the_wheel(installed: Installed) -> None:
@@ -176,15 +183,7 @@ def test_bench_from_the_wheel(installed: Installed) -> None:
     server: its voter and subscriber processes, B_ins's scratch database and the bare Tornado
     server of B_ws all start from the installed package."""
     env = {"VOTING_SERVER__DATA_DIR": str(installed.home / "bench-data"), **NO_RATE_LIMITS_ENV}
-    port = free_port()
-    log = installed.home / "bench-serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([installed.voting, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--name", "wheelbench"], cwd=str(installed.home),
-                                env=installed.env(**env), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/readyz", 30, proc, log)
+    with installed.serving("wheelbench", **env) as base:
         report_file = installed.home / "bench.json"
         res = installed.run("bench", "--url", base, "hot", "fanout", "--ballots", "60",
                             "--concurrency", "4", "--watch-concurrency", "4", "--subscribers", "5",
@@ -200,8 +199,6 @@ def test_bench_from_the_wheel(installed: Installed) -> None:
         [fanout] = report["results"]["fanout"]["runs"]
         assert fanout["every_subscriber_whole"] is True and fanout["ended_on_results"] == 5
         assert fanout["efficiency"]["B_ws"]["frames_per_second"] > 0
-    finally:
-        assert stop_process(proc) == 0, log.read_text(errors="replace")[-3000:]
 
 
 def test_cluster_up_from_the_wheel(installed: Installed) -> None:

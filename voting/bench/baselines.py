@@ -11,8 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from voting.bench.clients import HttpConn, call_json
 from voting.bench.errors import BenchError
@@ -84,26 +85,31 @@ def _mysql_ddl(bench: Bench, sql: str) -> None:
         conn.close()
 
 
-async def bare_server() -> tuple[subprocess.Popen[bytes], int]:
+@asynccontextmanager
+async def bare_server() -> AsyncIterator[tuple[subprocess.Popen[bytes], int]]:
+    """A bare Tornado process (voting.bench.bare) and its port; stopped on leaving."""
     port_file = tempfile.NamedTemporaryFile(prefix="bench-bare-", delete=False)
     port_file.close()
     os.unlink(port_file.name)
     proc = subprocess.Popen([sys.executable, "-m", "voting.bench.bare", port_file.name],
                             stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(port_file.name) or not Path(port_file.name).read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise BenchError("the bare Tornado server did not start")
-        await asyncio.sleep(0.05)
-    port = int(Path(port_file.name).read_text())
-    os.unlink(port_file.name)
-    return proc, port
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(port_file.name) or not Path(port_file.name).read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise BenchError("the bare Tornado server did not start")
+            await asyncio.sleep(0.05)
+        port = int(Path(port_file.name).read_text())
+        os.unlink(port_file.name)
+        yield proc, port
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 10)
 
 
 async def b_ws(bench: Bench, n: int) -> dict[str, Any]:
     """A bare Tornado process broadcasting one message to n sockets, as fast as it can."""
-    proc, port = await bare_server()
-    try:
+    async with bare_server() as (_, port):
         await bench.connect([("bare0000", n)], "127.0.0.1", port, subscribe=False)
         conn = HttpConn("127.0.0.1", port)
         t0 = time.monotonic()
@@ -115,14 +121,10 @@ async def b_ws(bench: Bench, n: int) -> dict[str, Any]:
         await bench.close_feeds()
         return {"sockets": n, "frames_per_second": round(received / (t1 - t0), 1),
                 "sent_per_second": round(ans["frames_per_second"], 1)}
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 async def b_mem(bench: Bench, n: int) -> dict[str, Any]:
-    proc, port = await bare_server()
-    try:
+    async with bare_server() as (proc, port):
         before = rss_kb(proc.pid)
         c = await bench.connect([("bare0000", n)], "127.0.0.1", port, subscribe=False)
         await asyncio.sleep(1.0)  # let the allocator settle before reading RSS
@@ -131,6 +133,3 @@ async def b_mem(bench: Bench, n: int) -> dict[str, Any]:
         per = (after - before) / max(1, c["connected"]) if before and after else None
         return {"sockets": c["connected"], "rss_kb_before": before, "rss_kb_after": after,
                 "kb_per_socket": round(per, 2) if per is not None else None}
-    finally:
-        proc.terminate()
-        proc.wait(10)
